@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of Red Kapok: settings, errors, embedded services, logging."""
