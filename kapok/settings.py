@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kapok.errors import ConfigError
@@ -55,6 +55,22 @@ class Settings(BaseSettings):
         None, description="Redis URL, e.g. `redis://127.0.0.1:6379/0`. Unset in `demo`: embedded Redis."
     )
     redis_cluster: bool = Field(False, description="Connect to `redis_url` as a Redis Cluster.")
+    redis_username: str | None = Field(None, description="Redis ACL user (optional).")
+    redis_password: SecretStr | None = Field(None, description="Redis ACL password (optional; never logged).")
+    redis_tls_cafile: Path | None = Field(
+        None, description="CA file for Redis over TLS (use a `rediss://` URL to turn TLS on)."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA file for Kafka over TLS.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for Kafka mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client key for Kafka mutual TLS.")
     key_prefix: str = Field("rk", description="Prefix of every Redis key (one store per prefix).")
     # --- topics ---
     topic_incidents: str = Field("incidents", description="Topic of incident reports.")
@@ -117,6 +133,7 @@ class Settings(BaseSettings):
     )
     refresh_s: float = Field(5.0, gt=0, description="Seconds between dashboard refreshes.")
     log_level: str = Field("INFO", description="Logging level.")
+    log_json: bool = Field(False, description="Write structured JSON log lines.")
 
     @classmethod
     def settings_customise_sources(

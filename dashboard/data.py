@@ -1,0 +1,155 @@
+"""All data access of the dashboard and the API: plain functions over the store, returning plain data.
+
+Callbacks and routes call these and never touch Redis or aggregate raw events themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from geo.city import CityModel
+from metrics.store import MetricsStore
+from streams.schemas import FIRST_STAGE
+
+EVENT_STREAMS = ("incidents", "surveillance", "hotline")
+_WINDOW = re.compile(r"^(\d{1,4})(m|h|d)$")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+#: The longest window the counters can answer (daily buckets are kept 400 days).
+MAX_WINDOW_S = 400 * 86400
+
+
+class BadRequest(ValueError):
+    """A request parameter is wrong; the message says what was received and what is expected."""
+
+
+def parse_window(text: str | None, default: str = "24h") -> tuple[str, int]:
+    """``"24h"`` -> ("24h", 86400). Accepts minutes (m, multiples of 5), hours (h) and days (d)."""
+    raw = (text or default).strip()
+    match = _WINDOW.match(raw)
+    if not match:
+        raise BadRequest(f"window {raw!r} is not understood: use a number and a unit, e.g. 1h, 24h, 7d, 30d")
+    seconds = int(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds <= 0 or seconds > MAX_WINDOW_S:
+        raise BadRequest(f"window {raw!r} is out of range: from 5m to 400d")
+    if match.group(2) == "m" and seconds % 300:
+        raise BadRequest(f"window {raw!r}: minute windows must be multiples of 5 (the finest bucket)")
+    return raw, seconds
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as ISO 8601 with offset (UTC)."""
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def event_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per entity, the number of events (first-stage records) of each event stream."""
+    out = pd.DataFrame(index=frame.index)
+    for stream in EVENT_STREAMS:
+        cols = [c for c in frame.columns if c.startswith(f"{stream}.") and c.endswith(".n")]
+        out[stream] = frame[cols].sum(axis=1) if cols else 0.0
+    return out.astype(int)
+
+
+@dataclass
+class Dashboard:
+    """The read side of one store and city: what pages and API routes ask for."""
+
+    store: MetricsStore
+    city: CityModel
+
+    def window_counts(self, level: str, seconds: int, now: float | None = None) -> pd.DataFrame:
+        now = time.time() if now is None else now
+        frame = self.store.window_frame(level, now - seconds, now, streams=EVENT_STREAMS)  # type: ignore[arg-type]
+        return event_counts(frame)
+
+    def districts(self, window: str | None) -> dict[str, Any]:
+        label, seconds = parse_window(window)
+        now = time.time()
+        counts = self.window_counts("district", seconds, now)
+        index = self.index_latest("district")
+        rows = []
+        for code, info in self.city.districts.iterrows():
+            scored = index.get(code, {})
+            rows.append({
+                "code": code,
+                "name_zh": info["name_zh"],
+                "name_en": info["name_en"],
+                "index": scored.get("score"),
+                "rank": scored.get("rank"),
+                "level": scored.get("level"),
+                "counts": {s: int(counts.at[code, s]) if code in counts.index else 0 for s in EVENT_STREAMS},
+                "dimensions": scored.get("dimensions", {}),
+            })
+        return {"as_of": iso(now), "window": label, "districts": rows}
+
+    def grids(self, window: str | None, district: str | None) -> dict[str, Any]:
+        label, seconds = parse_window(window)
+        if district is not None and district not in self.city.districts.index:
+            raise BadRequest(f"district {district!r} is not a district code of this city "
+                             f"(known: {', '.join(self.city.districts.index)})")
+        now = time.time()
+        counts = self.window_counts("grid", seconds, now)
+        cells = self.city.grids if district is None else self.city.grids[self.city.grids.district_code == district]
+        counts = counts.reindex(cells.index, fill_value=0)
+        index = self.index_latest("grid")
+        grids = [
+            {
+                "id": grid_id,
+                "district": district_code,
+                "index": index.get(grid_id, {}).get("score"),
+                "level": index.get(grid_id, {}).get("level"),
+                "counts": {s: int(c) for s, c in zip(EVENT_STREAMS, row, strict=True)},
+            }
+            for grid_id, district_code, row in zip(
+                cells.index, cells.district_code, counts[list(EVENT_STREAMS)].to_numpy(), strict=True)
+        ]
+        return {"as_of": iso(now), "window": label, "grids": grids}
+
+    def grid(self, grid_id: str, window: str | None) -> dict[str, Any] | None:
+        if grid_id not in self.city.grids.index:
+            return None
+        label, seconds = parse_window(window)
+        now = time.time()
+        counts = self.window_counts("grid", seconds, now)
+        cell = self.city.grids.loc[grid_id]
+        scored = self.index_latest("grid").get(grid_id, {})
+        return {
+            "id": grid_id,
+            "district": cell["district_code"],
+            "street": cell.get("street_code"),
+            "lon": float(cell["lon"]),
+            "lat": float(cell["lat"]),
+            "window": label,
+            "as_of": iso(now),
+            "index": scored.get("score"),
+            "level": scored.get("level"),
+            "counts": {s: int(counts.at[grid_id, s]) if grid_id in counts.index else 0 for s in EVENT_STREAMS},
+            "contributions": scored.get("contributions", {}),
+            "history": [],
+            "recent_events": self.store.recent_events(grid_id=grid_id, limit=20),
+        }
+
+    def index_latest(self, level: str) -> dict[str, dict[str, Any]]:
+        """The index engine's latest snapshot of a level, entity -> fields (empty until it has run)."""
+        return {}
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.store.stats()
+        last = stats.pop("last_event_ts")
+        stats["freshness"] = {s: iso(ts) for s, ts in last.items()}
+        return stats
+
+    def hourly_city(self, hours: int = 48) -> pd.DataFrame:
+        """Events per hour and stream over the last ``hours``, city-wide."""
+        now = time.time()
+        frame = self.store.series("district", now - hours * 3600, now, "1h", streams=EVENT_STREAMS)
+        return event_counts(frame) if not frame.empty else pd.DataFrame(columns=list(EVENT_STREAMS))
+
+
+__all__ = ["FIRST_STAGE", "BadRequest", "Dashboard", "iso", "parse_window"]

@@ -1,0 +1,153 @@
+"""Every Redis key Red Kapok uses, with its type and retention. No key string is built anywhere else.
+
+Layout rules:
+- Every key starts with ``<prefix>:v1:`` — a change of meaning gets a new version, not a silent reuse.
+- Keys written by one consumer batch share the hash tag ``{<stream>.<partition>}`` so that the one Lua
+  script applying the batch touches a single Redis Cluster slot. Readers sum over partitions.
+- Counters are Redis hashes, one per (partition, granularity, scope, bucket), with fields
+  ``<entity>|<category>|<measure>`` (see docs/architecture.md, "Base metrics").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Granularity = Literal["5m", "1h", "1d"]
+Scope = Literal["g", "d"]  # grid cell, district (the city is the sum of districts)
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
+#: Days are Asia/Shanghai days: a daily bucket starts at 00:00 UTC+8 (16:00 UTC the day before).
+DAY_OFFSET_S = 8 * HOUR
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One counter granularity: bucket length, how long buckets are kept, and which scopes it holds."""
+
+    name: Granularity
+    seconds: int
+    retention_s: int
+    scopes: tuple[Scope, ...]
+
+    def bucket_start(self, ts: float) -> int:
+        """Start (epoch s) of the bucket holding event time ``ts``."""
+        if self.name == "1d":
+            return int((ts + DAY_OFFSET_S) // DAY * DAY - DAY_OFFSET_S)
+        return int(ts // self.seconds * self.seconds)
+
+
+#: 5-minute buckets for 48 h (district level, for fast warnings and the wall's live counters), hourly
+#: buckets for 35 days (grid and district: trends, the 24 h / 7 d windows, detector baselines) and daily
+#: buckets for 400 days (grid and district: 30 d windows and year-on-year views).
+TIERS: dict[Granularity, Tier] = {
+    "5m": Tier("5m", 5 * MINUTE, 48 * HOUR, ("d",)),
+    "1h": Tier("1h", HOUR, 35 * DAY, ("g", "d")),
+    "1d": Tier("1d", DAY, 400 * DAY, ("g", "d")),
+}
+
+#: Extra time a counter hash lives past its retention, so a reader at the edge of a window finds it.
+EXPIRY_SLACK_S = 2 * HOUR
+
+
+class Keys:
+    """Builds the keys of one store (one ``prefix``)."""
+
+    def __init__(self, prefix: str = "rk") -> None:
+        self.root = f"{prefix}:v1"
+
+    @staticmethod
+    def tag(stream: str, partition: int) -> str:
+        """The hash tag shared by every key one partition's batches write."""
+        return f"{{{stream}.{partition}}}"
+
+    # --- written by the consumer batch script (one slot per partition) ---
+    def offset(self, stream: str, partition: int) -> str:
+        """STRING: the next Kafka offset to apply for this partition. Kept forever (no TTL)."""
+        return f"{self.root}:{self.tag(stream, partition)}:offset"
+
+    def counters(self, stream: str, partition: int, tier: Granularity, scope: Scope, bucket: int) -> str:
+        """HASH field ``<entity>|<category>|<measure>`` -> int. Expires ``TIERS[tier].retention_s`` after
+        the bucket ends (plus slack)."""
+        return f"{self.root}:{self.tag(stream, partition)}:c:{tier}:{scope}:{bucket}"
+
+    def event_state(self, stream: str, partition: int, event_id: str) -> str:
+        """HASH of one event's lifecycle: ``s:<stage>`` -> event time (epoch s) of each accepted stage (the
+        duplicate check), ``g`` grid, ``d`` district, ``c`` category, ``sla`` hours, and stream extras.
+        Expires ``retention_days`` after its last accepted record."""
+        return f"{self.root}:{self.tag(stream, partition)}:ev:{event_id}"
+
+    def stats(self, stream: str, partition: int) -> str:
+        """HASH: ``accepted``, ``duplicates``, ``rej:<reason>`` counts since the store was created, and
+        ``last_ts`` (newest event time seen) and ``applied_at`` (wall clock of the last batch). No TTL."""
+        return f"{self.root}:{self.tag(stream, partition)}:stats"
+
+    def recent(self, stream: str, partition: int) -> str:
+        """ZSET of recent accepted records (JSON summaries, personal data masked) scored by event time.
+        Trimmed by the batch script to ``text_retention_days`` and to ``RECENT_MAX`` members."""
+        return f"{self.root}:{self.tag(stream, partition)}:recent"
+
+    # --- registry (not touched by the batch script) ---
+    def partitions(self) -> str:
+        """SET of ``<stream>.<partition>`` tags that have ever been applied; readers sum over them.
+        No TTL."""
+        return f"{self.root}:partitions"
+
+    def consumer_lag(self) -> str:
+        """HASH ``<stream>.<partition>`` -> lag in records, written by consumers after each commit.
+        Expires after 60 s without an update (a dead consumer's lag is unknown, not zero)."""
+        return f"{self.root}:lag"
+
+    # --- engines ---
+    def index_snapshot(self, level: str, tier: str, as_of: int) -> str:
+        """STRING (JSON) of one index snapshot of a level (``grid``, ``district``, ``city``). Tier
+        ``5m`` kept 48 h, ``1h`` 90 days, ``1d`` two years."""
+        return f"{self.root}:{{index}}:snap:{level}:{tier}:{as_of}"
+
+    def index_snapshots(self, level: str, tier: str) -> str:
+        """ZSET of snapshot times (member = as_of) per level and tier, trimmed with the snapshots."""
+        return f"{self.root}:{{index}}:snaps:{level}:{tier}"
+
+    def index_latest(self) -> str:
+        """HASH level -> latest snapshot JSON (what the dashboard reads). No TTL."""
+        return f"{self.root}:{{index}}:latest"
+
+    def index_state(self) -> str:
+        """HASH entity -> JSON of engine state carried between runs (levels for hysteresis). No TTL."""
+        return f"{self.root}:{{index}}:state"
+
+    def warnings(self) -> str:
+        """HASH warning id -> warning JSON (current state). Closed warnings expire from it after 90 days
+        by the engine's sweep."""
+        return f"{self.root}:{{warn}}:all"
+
+    def warning_fingerprints(self) -> str:
+        """HASH fingerprint -> warning id of the open warning with that fingerprint. No TTL."""
+        return f"{self.root}:{{warn}}:fp"
+
+    def warning_events(self) -> str:
+        """STREAM of warning transitions (who, what, when), capped at ~100,000 entries."""
+        return f"{self.root}:{{warn}}:log"
+
+    def warning_state(self) -> str:
+        """HASH series -> JSON detector state (CUSUM/EWMA, level hysteresis). No TTL."""
+        return f"{self.root}:{{warn}}:state"
+
+    def warning_models(self) -> str:
+        """HASH series -> JSON fitted expected-count model. Refitted on schedule; no TTL."""
+        return f"{self.root}:{{warn}}:models"
+
+    def hazards(self) -> str:
+        """HASH hazard id -> register JSON (grade, stage, due, grid, district, history). Verified hazards are
+        removed after the hazard retention by the sweep."""
+        return f"{self.root}:{{hz}}:reg"
+
+    def engine_heartbeat(self, engine: str) -> str:
+        """STRING: epoch seconds of an engine's last completed run. Expires after 10 minutes."""
+        return f"{self.root}:hb:{engine}"
+
+
+#: Most recent-event summaries kept per partition.
+RECENT_MAX = 5000

@@ -1,0 +1,300 @@
+"""The Redis store: applies planned batches atomically and reads counters back as frames.
+
+It is handed its client (``redis.Redis`` or ``redis.RedisCluster``); every key comes from
+:mod:`metrics.keys`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import redis
+
+from metrics.keys import EXPIRY_SLACK_S, RECENT_MAX, TIERS, Granularity, Keys, Scope
+from metrics.ledger import BatchPlan
+
+Level = Literal["grid", "district", "city"]
+STREAMS = ("incidents", "surveillance", "hotline", "hazards")
+
+_APPLY_LUA = resources.files("metrics").joinpath("apply_batch.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Outcome of :meth:`MetricsStore.apply_batch`: ``applied`` False means the stored offset moved."""
+
+    applied: bool
+    stored_offset: int | None
+
+
+def _as_str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class MetricsStore:
+    """Red Kapok's Redis state behind one small class."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "rk", retention_days: int = 35,
+                 text_retention_days: int = 7) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.retention_s = retention_days * 86400
+        self.text_retention_s = text_retention_days * 86400
+        # Recent summaries carry hotline text, so they are kept no longer than text may be; without
+        # text they serve the drill-down for two days.
+        self.recent_retention_s = self.text_retention_s or 2 * 86400
+        self._apply = client.register_script(_APPLY_LUA)
+        # key -> (version, entity array, column array, values) of counter hashes already parsed
+        self._parsed: dict[str, tuple[bytes | None, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ write path
+    def register_partition(self, stream: str, partition: int) -> None:
+        """Record that a partition exists so readers sum over it."""
+        self.client.sadd(self.keys.partitions(), f"{stream}.{partition}")
+
+    def read_offset(self, stream: str, partition: int) -> int | None:
+        """The next offset to apply for a partition, or None when the store has none."""
+        raw = self.client.get(self.keys.offset(stream, partition))
+        return int(raw) if raw is not None else None
+
+    def read_states(self, stream: str, partition: int, event_ids: Iterable[str]
+                    ) -> tuple[int | None, dict[str, dict[str, str]]]:
+        """The stored offset and the lifecycle state of each event id, read in one round trip."""
+        ids = list(dict.fromkeys(event_ids))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.keys.offset(stream, partition))
+        for event_id in ids:
+            pipe.hgetall(self.keys.event_state(stream, partition, event_id))
+        replies = pipe.execute()
+        offset = int(replies[0]) if replies[0] is not None else None
+        states = {
+            event_id: {_as_str(k): _as_str(v) for k, v in reply.items()}
+            for event_id, reply in zip(ids, replies[1:], strict=True)
+            if reply
+        }
+        return offset, states
+
+    def apply_batch(self, stream: str, partition: int, *, expected_offset: int | None | str,
+                    new_offset: int, plan: BatchPlan, now: float | None = None) -> ApplyResult:
+        """Write a planned batch and move the stored offset to ``new_offset``, atomically, if the stored
+        offset still equals ``expected_offset`` (None: no offset stored yet). ``"*"`` writes without the
+        check and leaves the offset alone: the direct backfill, whose records have no Kafka offsets."""
+        now = time.time() if now is None else now
+        k = self.keys
+        keys: list[str] = [
+            k.offset(stream, partition), k.stats(stream, partition), k.recent(stream, partition)
+        ]
+        argv: list[Any] = [
+            "" if expected_offset is None else str(expected_offset),
+            str(new_offset),
+            repr(now),
+            repr(now - self.recent_retention_s),
+            str(RECENT_MAX),
+            str(len(plan.counters)),
+        ]
+        for (tier_name, scope, bucket), fields in plan.counters.items():
+            tier = TIERS[tier_name]
+            keys.append(k.counters(stream, partition, tier_name, scope, bucket))
+            argv += [str(bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S), str(len(fields))]
+            for name, inc in fields.items():
+                argv += [name, str(inc)]
+        argv += [str(len(plan.states)), str(self.retention_s)]
+        for event_id, fields in plan.states.items():
+            keys.append(k.event_state(stream, partition, event_id))
+            argv.append(str(len(fields)))
+            for name, value in fields.items():
+                argv += [name, value]
+        stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
+        stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
+        stats = {name: n for name, n in stats.items() if n}
+        argv.append(str(len(stats)))
+        for name, n in stats.items():
+            argv += [name, str(n)]
+        argv.append(repr(plan.last_ts))
+        argv.append(str(len(plan.recent)))
+        for score, member in plan.recent:
+            argv += [repr(score), member]
+        applied, stored = self._apply(keys=keys, args=argv)
+        stored_offset = int(stored) if stored not in (b"", "", None) else None
+        return ApplyResult(bool(int(applied)), stored_offset)
+
+    def publish_lag(self, lags: Mapping[str, int]) -> None:
+        """Store consumer lag per ``stream.partition`` (from the Kafka side) for the stats endpoint."""
+        if not lags:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.keys.consumer_lag(), mapping={name: int(v) for name, v in lags.items()})
+        pipe.expire(self.keys.consumer_lag(), 60)
+        pipe.execute()
+
+    # ------------------------------------------------------------------ read path
+    def partitions(self) -> list[tuple[str, int]]:
+        """Every (stream, partition) ever applied."""
+        out = []
+        for raw in self.client.smembers(self.keys.partitions()):
+            stream, _, part = _as_str(raw).rpartition(".")
+            out.append((stream, int(part)))
+        return sorted(out)
+
+    def stats(self) -> dict[str, Any]:
+        """The ``/api/v1/stats`` figures summed over partitions, plus consumer lag and freshness."""
+        parts = self.partitions()
+        pipe = self.client.pipeline(transaction=False)
+        for stream, partition in parts:
+            pipe.hgetall(self.keys.stats(stream, partition))
+        pipe.hgetall(self.keys.consumer_lag())
+        replies = pipe.execute()
+        accepted = {s: 0 for s in STREAMS}
+        deadletter: dict[str, int] = {}
+        duplicates = 0
+        last_ts: dict[str, float] = {}
+        for (stream, _), reply in zip(parts, replies[:-1], strict=True):
+            fields = {_as_str(a): _as_str(b) for a, b in reply.items()}
+            accepted[stream] = accepted.get(stream, 0) + int(fields.get("accepted", 0))
+            duplicates += int(fields.get("duplicates", 0))
+            for name, value in fields.items():
+                if name.startswith("rej:"):
+                    deadletter[name[4:]] = deadletter.get(name[4:], 0) + int(value)
+            if "last_ts" in fields:
+                last_ts[stream] = max(last_ts.get(stream, 0.0), float(fields["last_ts"]))
+        lag_reply = replies[-1]
+        lag = sum(int(v) for v in lag_reply.values()) if lag_reply else None
+        return {"accepted": accepted, "duplicates": duplicates, "deadletter": deadletter, "lag": lag,
+                "last_event_ts": last_ts}
+
+    def _cover(self, level: Level, start: float, end: float) -> list[tuple[Granularity, int]]:
+        """The buckets covering ``[start, end)``: the coarsest tier that fits at each step, finer ones at
+        the edges. ``start`` is rounded to the nearest boundary of the finest tier still kept there (grid
+        counters have no 5-minute tier, so grid windows are whole hours); the bucket holding ``end`` is
+        included, so a window ending now counts the current, unfinished bucket."""
+        now = time.time()
+        scope: Scope = "g" if level == "grid" else "d"
+        tiers = [t for t in (TIERS["1d"], TIERS["1h"], TIERS["5m"]) if scope in t.scopes]
+
+        def alive(tier: Any, bucket: float) -> bool:
+            return bucket + tier.seconds + tier.retention_s > now
+
+        kept = [tier for tier in reversed(tiers) if alive(tier, start)] or [tiers[0]]
+        base = kept[0]
+        t = base.bucket_start(start + base.seconds / 2)
+        out: list[tuple[Granularity, int]] = []
+        while t < end:
+            for tier in tiers:
+                if alive(tier, t) and tier.bucket_start(t) == t and t + tier.seconds <= end:
+                    break
+            else:
+                tier = next((tr for tr in reversed(tiers) if alive(tr, t)), base)
+            out.append((tier.name, t))
+            t += tier.seconds
+        return out
+
+    def _hash_keys(self, level: Level, start: float, end: float,
+                   streams: Sequence[str] | None = None) -> list[str]:
+        scope: Scope = "g" if level == "grid" else "d"
+        wanted = set(streams or STREAMS)
+        parts = [(s, p) for s, p in self.partitions() if s in wanted]
+        return [
+            self.keys.counters(stream, partition, tier, scope, bucket)
+            for tier, bucket in self._cover(level, start, end)
+            for stream, partition in parts
+        ]
+
+    def _load(self, hash_keys: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Parsed contents of counter hashes, re-reading only hashes whose version moved."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in hash_keys:
+            pipe.hget(key, "_v")
+        versions = pipe.execute()
+        stale = [key for key, v in zip(hash_keys, versions, strict=True)
+                 if v is not None and (key not in self._parsed or self._parsed[key][0] != v)]
+        if stale:
+            pipe = self.client.pipeline(transaction=False)
+            for key in stale:
+                pipe.hgetall(key)
+            for key, reply in zip(stale, pipe.execute(), strict=True):
+                version = reply.pop(b"_v", None)
+                entities, columns, values = [], [], []
+                stream = key.split("{", 1)[1].split(".", 1)[0]
+                for field, value in reply.items():
+                    entity, _, rest = field.decode().partition("|")
+                    entities.append(entity)
+                    columns.append(f"{stream}.{rest.replace('|', '.')}")
+                    values.append(int(value))
+                self._parsed[key] = (version, np.array(entities, dtype=object),
+                                     np.array(columns, dtype=object), np.array(values, dtype=np.int64))
+        for key, v in zip(hash_keys, versions, strict=True):
+            if v is None:
+                self._parsed.pop(key, None)
+        return [self._parsed[key][1:] for key in hash_keys if key in self._parsed]
+
+    def window_frame(self, level: Level, start: float, end: float,
+                     streams: Sequence[str] | None = None) -> pd.DataFrame:
+        """Counters summed over ``[start, end)``: one row per entity, one column per
+        ``stream.category.measure``. Level ``city`` is the sum of the districts (index ``"city"``)."""
+        parts = self._load(self._hash_keys(level, start, end, streams))
+        if not parts:
+            return pd.DataFrame(index=pd.Index(["city"] if level == "city" else [], dtype=object))
+        entities = np.concatenate([p[0] for p in parts])
+        columns = np.concatenate([p[1] for p in parts])
+        values = np.concatenate([p[2] for p in parts])
+        if level == "city":
+            entities = np.full(len(entities), "city", dtype=object)
+        long = pd.DataFrame({"entity": entities, "column": columns, "value": values})
+        wide = long.groupby(["entity", "column"], sort=False)["value"].sum().unstack("column", fill_value=0)
+        wide.index.name = None
+        wide.columns.name = None
+        return wide.astype(float)
+
+    def series(self, level: Level, start: float, end: float, tier: Granularity = "1h",
+               entity: str | None = None, streams: Sequence[str] | None = None) -> pd.DataFrame:
+        """Counters per bucket of one tier over ``[start, end)``, for one entity (or summed over all, or
+        the city when ``entity`` is None): a frame indexed by bucket start (UTC) with a column per
+        counter name."""
+        scope: Scope = "g" if level == "grid" else "d"
+        t = TIERS[tier]
+        buckets = list(range(t.bucket_start(start), int(end), t.seconds))
+        wanted = set(streams or STREAMS)
+        parts = [(s, p) for s, p in self.partitions() if s in wanted]
+        rows: dict[int, dict[str, float]] = {b: {} for b in buckets}
+        keys = [(b, self.keys.counters(s, p, tier, scope, b)) for b in buckets for s, p in parts]
+        loaded = self._load([key for _, key in keys])
+        by_key = dict(zip([key for _, key in keys if key in self._parsed], loaded, strict=True))
+        for bucket, key in keys:
+            if key not in by_key:
+                continue
+            ents, cols, vals = by_key[key]
+            mask = np.ones(len(ents), dtype=bool) if entity is None else ents == entity
+            row = rows[bucket]
+            for col, val in zip(cols[mask], vals[mask], strict=True):
+                row[col] = row.get(col, 0.0) + val
+        frame = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
+        frame.index = pd.to_datetime(frame.index, unit="s", utc=True)
+        return frame
+
+    def recent_events(self, *, grid_id: str | None = None, district_code: str | None = None,
+                      limit: int = 50, streams: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Newest accepted records (masked summaries), optionally of one cell or district."""
+        wanted = set(streams or STREAMS)
+        parts = [(s, p) for s, p in self.partitions() if s in wanted]
+        pipe = self.client.pipeline(transaction=False)
+        scan = limit if grid_id is None and district_code is None else RECENT_MAX
+        for stream, partition in parts:
+            pipe.zrevrange(self.keys.recent(stream, partition), 0, scan - 1)
+        found: list[dict[str, Any]] = []
+        for reply in pipe.execute():
+            for raw in reply:
+                item = json.loads(raw)
+                if grid_id is not None and item.get("grid") != grid_id:
+                    continue
+                if district_code is not None and item.get("district") != district_code:
+                    continue
+                found.append(item)
+        found.sort(key=lambda item: item["ts"], reverse=True)
+        return found[:limit]

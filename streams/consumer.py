@@ -1,0 +1,265 @@
+"""The consumer process: Kafka in, effectively-once counts in Redis out.
+
+Delivery: Redis holds, per partition, the next offset to apply, written by the same atomic script as the
+counts (see :mod:`metrics.store`). On assignment the consumer seeks to that offset; a batch is applied only
+if the stored offset is still the one its state was read at. A crash at any instant, a redelivery, a stale
+consumer finishing a batch after losing its partition, or a replay of a whole topic therefore leaves every
+count exact. The Kafka commit only feeds lag monitoring.
+
+Throughput: the main thread polls, decodes, validates and places (CPU); a writer thread reads state and
+applies batches to Redis (I/O). A bounded queue between them overlaps the two.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+
+from geo.city import CityModel
+from kapok.settings import Settings
+from metrics.store import MetricsStore
+from streams.kafka_io import DeadLetters, make_consumer, make_producer
+from streams.pipeline import Ingestor, Prepared, RawRecord
+
+log = logging.getLogger(__name__)
+
+_REDIS_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class ConsumerStats:
+    """Figures of this process, for logs and ``/metrics``."""
+
+    batches: int = 0
+    records: int = 0
+    conflicts: int = 0
+    batch_seconds: list[float] = field(default_factory=list)
+
+
+class _Partitions:
+    """What the writer expects next per partition, and an epoch that invalidates queued batches."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.expected: dict[TopicPartition, int | None] = {}
+        self.epoch: dict[TopicPartition, int] = {}
+        self.completed: dict[TopicPartition, int] = {}
+        self.conflicts: dict[TopicPartition, int | None] = {}
+
+
+def _retry_redis(what: str, fn, stop: threading.Event):  # type: ignore[no-untyped-def]
+    """Call ``fn`` until Redis answers: a Redis outage pauses ingestion, it never drops a batch."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            if stop.is_set() and attempt > 3:
+                raise
+            delay = _REDIS_RETRY_S[min(attempt, len(_REDIS_RETRY_S) - 1)]
+            log.warning("redis unavailable during %s (%s); retrying in %.1fs", what, exc, delay)
+            time.sleep(delay)
+            attempt += 1
+
+
+class StreamConsumer:
+    """One consumer process of the group: subscribe, seek to Redis offsets, ingest until stopped."""
+
+    def __init__(self, settings: Settings, city: CityModel, store: MetricsStore, *,
+                 consumer: KafkaConsumer | None = None, group_id: str | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.ingestor = Ingestor(settings, city, store)
+        self.topic_stream = {topic: stream for stream, topic in settings.topics().items()}
+        self.consumer = consumer or make_consumer(settings, group_id=group_id)
+        self.dead_letters = DeadLetters(settings, make_producer(settings, linger_ms=5))
+        self.parts = _Partitions()
+        self.stats = ConsumerStats()
+        self._queue: queue.Queue[tuple[TopicPartition, int, Prepared] | None] = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._writer_error: BaseException | None = None
+
+    # ------------------------------------------------------------------ rebalance
+    def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            stream = self.topic_stream[tp.topic]
+            offset = _retry_redis("seek", lambda s=stream, p=tp.partition: self.store.read_offset(s, p), self._stop)
+            _retry_redis("register", lambda s=stream, p=tp.partition: self.store.register_partition(s, p),
+                         self._stop)
+            self._seek(tp, offset)
+            log.info("assigned %s[%d]: starting at %s", tp.topic, tp.partition,
+                     "the beginning" if offset is None else f"offset {offset} (from Redis)")
+
+    def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Let the writer finish what it holds, so a batch is not half-done when another consumer takes over
+        # (it would be safe anyway: the offset check rejects a stale batch).
+        self._queue.join()
+        with self.parts.lock:
+            for tp in revoked:
+                self.parts.epoch[tp] = self.parts.epoch.get(tp, 0) + 1
+                self.parts.expected.pop(tp, None)
+
+    def _seek(self, tp: TopicPartition, offset: int | None) -> None:
+        with self.parts.lock:
+            self.parts.epoch[tp] = self.parts.epoch.get(tp, 0) + 1
+            self.parts.expected[tp] = offset
+        if offset is None:
+            self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, offset)
+
+    # ------------------------------------------------------------------ writer thread
+    def _write(self, tp: TopicPartition, epoch: int, prepared: Prepared) -> None:
+        with self.parts.lock:
+            if self.parts.epoch.get(tp) != epoch or tp not in self.parts.expected:
+                return
+            expected = self.parts.expected[tp]
+        started = time.perf_counter()
+        if prepared.rejected:
+            for rej in prepared.rejected:
+                self.dead_letters.send(topic=tp.topic, partition=tp.partition, offset=rej.record.offset,
+                                       key=rej.record.key, value=rej.record.value, reason=rej.reason)
+                log.info("rejected %s[%d] offset %d: %s (%s)", tp.topic, tp.partition, rej.record.offset,
+                         rej.reason, rej.detail)
+            self.dead_letters.flush()
+        stored, plan = _retry_redis("read", lambda: self.ingestor.plan(prepared, tp.partition), self._stop)
+        if stored != expected:
+            self._conflict(tp, epoch, stored)
+            return
+        result = _retry_redis(
+            "apply",
+            lambda: self.ingestor.apply(prepared, tp.partition, expected_offset=expected, plan=plan),
+            self._stop,
+        )
+        if not result.applied:
+            self._conflict(tp, epoch, result.stored_offset)
+            return
+        with self.parts.lock:
+            if self.parts.epoch.get(tp) == epoch:
+                self.parts.expected[tp] = prepared.next_offset
+            self.parts.completed[tp] = prepared.next_offset
+        self.stats.batches += 1
+        self.stats.records += prepared.next_offset - prepared.first_offset
+        self.stats.batch_seconds.append(time.perf_counter() - started)
+        del self.stats.batch_seconds[:-1000]
+
+    def _conflict(self, tp: TopicPartition, epoch: int, stored: int | None) -> None:
+        """The stored offset is not where this consumer thought: another consumer moved it, or Redis lost
+        data. Ask the main thread to seek to what Redis holds and drop what is queued."""
+        log.warning("%s[%d]: stored offset is %s, not where this consumer was; seeking there",
+                    tp.topic, tp.partition, stored)
+        self.stats.conflicts += 1
+        with self.parts.lock:
+            if self.parts.epoch.get(tp) == epoch:
+                self.parts.epoch[tp] = epoch + 1
+                self.parts.conflicts[tp] = stored
+
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._write(*item)
+            except BaseException as exc:
+                self._writer_error = exc
+                self._stop.set()
+                log.exception("writer failed")
+                return
+            finally:
+                self._queue.task_done()
+
+    # ------------------------------------------------------------------ main loop
+    def _handle_conflicts_and_commit(self, last_lag: list[float]) -> bool:
+        """Seek where the writer found conflicts, commit completed offsets, publish lag. True when it
+        had to seek."""
+        with self.parts.lock:
+            conflicts, self.parts.conflicts = self.parts.conflicts, {}
+            completed, self.parts.completed = self.parts.completed, {}
+        for tp, stored in conflicts.items():
+            if tp in self.consumer.assignment():
+                self._seek(tp, stored)
+        if completed:
+            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in completed.items()
+                       if tp in self.consumer.assignment()}
+            if offsets:
+                self.consumer.commit_async(offsets=offsets)
+        now = time.monotonic()
+        if now - last_lag[0] >= 2.0:
+            last_lag[0] = now
+            lags = {}
+            for tp in self.consumer.assignment():
+                high = self.consumer.highwater(tp)
+                pos = self.consumer.position(tp) if high is not None else None
+                if high is not None and pos is not None:
+                    lags[f"{self.topic_stream[tp.topic]}.{tp.partition}"] = max(0, high - pos)
+            try:
+                self.store.publish_lag(lags)
+            except redis.RedisError:
+                pass
+        return bool(conflicts)
+
+    def run(self, stop: threading.Event | None = None, *, idle_exit_s: float | None = None) -> ConsumerStats:
+        """Consume until ``stop`` is set (or, with ``idle_exit_s``, until no record came for that long)."""
+        if stop is not None:
+            threading.Thread(target=lambda: (stop.wait(), self._stop.set()), daemon=True).start()
+        listener = _Listener(self)
+        self.consumer.subscribe(list(self.topic_stream), listener=listener)
+        writer = threading.Thread(target=self._writer, name="rk-writer", daemon=True)
+        writer.start()
+        last_lag = [0.0]
+        last_record = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                polled = self.consumer.poll(timeout_ms=200, max_records=self.settings.batch_max_records)
+                now = time.time()
+                for tp, records in polled.items():
+                    with self.parts.lock:
+                        epoch = self.parts.epoch.get(tp, 0)
+                    raw = [RawRecord(r.offset, r.key, r.value) for r in records]
+                    prepared = self.ingestor.prepare(self.topic_stream[tp.topic], raw, now=now)
+                    while not self._stop.is_set():
+                        try:
+                            self._queue.put((tp, epoch, prepared), timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                if polled or not self.consumer.assignment():
+                    last_record = time.monotonic()
+                elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
+                    self._queue.join()
+                    if not self._handle_conflicts_and_commit(last_lag):
+                        break
+                    continue
+                self._handle_conflicts_and_commit(last_lag)
+        finally:
+            self._queue.put(None)
+            writer.join(timeout=30)
+            try:
+                self._handle_conflicts_and_commit(last_lag)
+            except Exception:  # the broker may be gone at shutdown; Redis already holds the truth
+                log.debug("final commit failed", exc_info=True)
+            self.consumer.close(autocommit=False)
+            self.dead_letters.flush()
+        if self._writer_error is not None:
+            raise self._writer_error
+        return self.stats
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: StreamConsumer) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.owner._on_revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.owner._on_assigned(list(assigned))
