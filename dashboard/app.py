@@ -1,24 +1,67 @@
-"""Builds the Dash app: pages under ``dashboard/pages``, the JSON API, error handlers."""
+"""Builds the Dash app: pages under ``dashboard/pages``, the JSON API, the map geometry route, error
+handlers. Everything is served from this server (no CDN, fonts or tiles) and compressed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import dash
 from dash import Dash, dcc, html
+from flask import Response, request
 
-from dashboard import context
+from dashboard import context, gridmap
 from dashboard.api import install_error_handlers, make_api
 from dashboard.data import Dashboard
+from dashboard.i18n import COOKIE, LANGS
 from geo.city import CityModel
 from kapok.settings import PROJECT_ROOT, Settings
 from metrics.store import MetricsStore
 
 PAGES = Path(__file__).resolve().parent / "pages"
+GEOMETRY_ROUTE = "/geo/grid-<version>.json"
+
+
+class MapGeometry:
+    """The grid map's static geometry, encoded once per process on first use (not at start-up, which
+    would slow every command that builds the app)."""
+
+    def __init__(self, city: CityModel) -> None:
+        self._city = city
+        self._lock = threading.Lock()
+        self._body: bytes | None = None
+        self._version: str | None = None
+
+    def _build(self) -> None:
+        with self._lock:
+            if self._body is None:
+                encoded = gridmap.encode_geometry(self._city.grid_geojson(),
+                                                  dict(self._city.district_shapes.items()))
+                self._version = encoded["version"]
+                self._body = json.dumps(encoded, separators=(",", ":")).encode()
+
+    @property
+    def version(self) -> str:
+        self._build()
+        assert self._version is not None
+        return self._version
+
+    @property
+    def body(self) -> bytes:
+        self._build()
+        assert self._body is not None
+        return self._body
+
+    @property
+    def url(self) -> str:
+        return GEOMETRY_ROUTE.replace("<version>", self.version)
 
 
 def create_app(settings: Settings, store: MetricsStore, city: CityModel) -> Dash:
-    """The whole dashboard for one store and city. Everything is served from this server: no CDN."""
+    """The whole dashboard for one store and city."""
     data = Dashboard(store, city)
     context.set_data(data)
     app = Dash(
@@ -27,27 +70,42 @@ def create_app(settings: Settings, store: MetricsStore, city: CityModel) -> Dash
         pages_folder=str(PAGES),
         assets_folder=str(PROJECT_ROOT / "assets"),
         serve_locally=True,
+        compress=True,
         title="红棉 Red Kapok",
         update_title=None,
         suppress_callback_exceptions=True,
     )
-    app.layout = html.Div(
-        [
-            dcc.Location(id="url"),
-            html.Header(
-                [
-                    html.Span("红棉 Red Kapok", className="brand"),
-                    html.Nav([dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
-                              for page in dash.page_registry.values()]),
-                    html.Span("login off (RK_AUTH=none)" if settings.auth == "none" else "",
-                              className="auth-off"),
-                ],
-                className="topbar",
-            ),
-            dash.page_container,
-        ],
-        className="app",
-    )
-    install_error_handlers(app.server)
-    app.server.register_blueprint(make_api(data, kafka_bootstrap=settings.kafka_bootstrap))
+    # Pages draw their own shell (navigation, language): it depends on the page's language and kiosk mode.
+    app.layout = html.Div([dcc.Location(id="url"), dash.page_container], className="app")
+    geometry = MapGeometry(city)
+    server = app.server
+    server.config.update(RK_AUTH_OFF=settings.auth == "none", RK_REFRESH_MS=int(settings.refresh_s * 1000),
+                         RK_GEOMETRY=geometry)
+
+    @server.get(GEOMETRY_ROUTE)
+    def grid_geometry(version: str) -> Any:
+        # The version names the content, so a browser keeps it for good and a refresh never refetches it.
+        if version != geometry.version:
+            return Response(json.dumps({"error": f"geometry version {version!r} is not current; reload "
+                                                 f"the page"}), status=404, mimetype="application/json")
+        etag = hashlib.sha256(geometry.body).hexdigest()[:32]
+        # the compressor marks the ETag of a compressed body with its algorithm ("<etag>:gzip")
+        sent = {tag.split(":", 1)[0] for tag in request.if_none_match.as_set()}
+        if etag in sent:
+            return Response(status=304, headers={"ETag": f'"{etag}"'})
+        response = Response(geometry.body, mimetype="application/json")
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.set_etag(etag)
+        return response
+
+    @server.after_request
+    def remember_language(response: Response) -> Response:
+        # ?lang= on a page sets the cookie, so later pages and navigation keep the language.
+        lang = request.args.get("lang")
+        if lang in LANGS and request.cookies.get(COOKIE) != lang:
+            response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax")
+        return response
+
+    install_error_handlers(server)
+    server.register_blueprint(make_api(data, kafka_bootstrap=settings.kafka_bootstrap))
     return app

@@ -152,4 +152,66 @@ class Dashboard:
         return event_counts(frame) if not frame.empty else pd.DataFrame(columns=list(EVENT_STREAMS))
 
 
+    # ---------------------------------------------------------------------------- dashboard pages
+    def newest_event_ts(self) -> float | None:
+        """Event time (epoch s) of the newest accepted record of any stream; None before the first."""
+        last = self.store.stats()["last_event_ts"]
+        return max(last.values()) if last else None
+
+    def stream_counts(self, start: float, end: float) -> dict[str, int]:
+        """City-wide events (first-stage records) per stream over ``[start, end)``, hazards included."""
+        frame = self.store.window_frame("city", start, end, streams=ALL_STREAMS)
+        return {s: int(sum(frame[c].sum() for c in frame.columns if c.startswith(f"{s}.") and c.endswith(".n")))
+                for s in ALL_STREAMS}
+
+    def grid_frame(self, start: float, end: float) -> pd.DataFrame:
+        """Grid counters summed over ``[start, end)`` (cells x ``stream.category.measure``)."""
+        return self.store.window_frame("grid", start, end)
+
+    def grid_hourly(self, grid_id: str, start: float, end: float) -> pd.DataFrame:
+        """Events per hour and stream of one cell (time-indexed, one column per stream)."""
+        frame = self.store.series("grid", start, end, "1h", entity=grid_id, streams=ALL_STREAMS)
+        return _stream_events(frame)
+
+    def district_hourly(self, district_code: str, start: float, end: float) -> pd.DataFrame:
+        """Events per hour and stream of one district (time-indexed, one column per stream)."""
+        frame = self.store.series("district", start, end, "1h", entity=district_code, streams=ALL_STREAMS)
+        return _stream_events(frame)
+
+    def index_snapshot(self, level: str) -> pd.DataFrame:
+        """The index engine's latest snapshot of a level as stored (``metrics.index.compute`` columns:
+        ``score``, ``rank``, ``ind.<indicator>``, ...), for the what-if. Filled by the engine's store;
+        empty until then."""
+        return pd.DataFrame()
+
+    def index_history(self, level: str, entity: str, tier: str = "1h") -> pd.DataFrame:
+        """An entity's index over time: columns ``time`` (UTC timestamps) and ``score``. Filled by the
+        engine's store; empty until then."""
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "score": pd.Series(dtype=float)})
+
+    def warnings(self, status: str | None = None, district: str | None = None, level: str | None = None,
+                 stream: str | None = None) -> list[dict[str, Any]]:
+        """Warnings with the contract fields (``id``, ``level``, ``scope``, ``target``, ``stream``,
+        ``category``, ``detector``, ``raised_at``, ``status``, ``observed``, ``expected``, ``p_value``,
+        ``explanation``, ``events``), filtered. Filled by the engine's store; empty until then."""
+        return []
+
+    def hazards(self, status: str | None = "open", district: str | None = None) -> list[dict[str, Any]]:
+        """Hazards of the register (``id``, ``grade``, ``category``, ``district``, ``grid``, ``stage``,
+        ``due``, ``overdue``, ``escalation``). Filled by the engine's store; empty until then."""
+        return []
+
+
+ALL_STREAMS = (*EVENT_STREAMS, "hazards")
+
+
+def _stream_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per row, events (``.n`` counters) of each of :data:`ALL_STREAMS`."""
+    out = pd.DataFrame(index=frame.index)
+    for stream in ALL_STREAMS:
+        cols = [c for c in frame.columns if c.startswith(f"{stream}.") and c.endswith(".n")]
+        out[stream] = frame[cols].sum(axis=1) if cols else 0.0
+    return out
+
+
 __all__ = ["FIRST_STAGE", "BadRequest", "Dashboard", "iso", "parse_window"]

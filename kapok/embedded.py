@@ -199,11 +199,9 @@ class _ChildService:
     name = "service"
 
     def __init__(self, port: int | None) -> None:
-        self._requested_port = port
         self._port: int | None = port
         self._proc: subprocess.Popen[bytes] | None = None
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"rk-{self.name}-"))
-        self._log_path = self._workdir / f"{self.name}.log"
+        self._workdir_path: Path | None = None  # made on first use, removed by close()
         self.startup_s: float | None = None
 
     # --- subclass hooks
@@ -231,7 +229,13 @@ class _ChildService:
     @property
     def log_path(self) -> Path:
         """File receiving the child's stdout and stderr."""
-        return self._log_path
+        return self._workdir / f"{self.name}.log"
+
+    @property
+    def _workdir(self) -> Path:
+        if self._workdir_path is None or not self._workdir_path.is_dir():
+            self._workdir_path = Path(tempfile.mkdtemp(prefix=f"rk-{self.name}-"))
+        return self._workdir_path
 
     def start(self) -> str:
         """Start the child (no-op when running) and return its address once it answers."""
@@ -263,9 +267,8 @@ class _ChildService:
         raise last_error
 
     def _launch(self, port: int) -> None:
-        self._workdir.mkdir(parents=True, exist_ok=True)
         command = self._command(port)
-        with open(self._log_path, "ab") as log:
+        with open(self.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(
                     command,
@@ -287,7 +290,7 @@ class _ChildService:
                 _track(self, False)
                 raise ServiceError(
                     f"embedded {self.name} exited with code {proc.returncode} while starting on "
-                    f"127.0.0.1:{port}; its log ({self._log_path}) ends with:\n{_tail(self._log_path)}"
+                    f"127.0.0.1:{port}; its log ({self.log_path}) ends with:\n{_tail(self.log_path)}"
                 )
             # Still ours? A child that lost the port race exits while someone else answers.
             if self._answers(port) and proc.poll() is None:
@@ -296,7 +299,7 @@ class _ChildService:
         self._terminate(graceful=False)
         raise ServiceError(
             f"embedded {self.name} did not answer on 127.0.0.1:{port} within {START_TIMEOUT_S:.0f} s; "
-            f"its log ({self._log_path}) ends with:\n{_tail(self._log_path)}\n"
+            f"its log ({self.log_path}) ends with:\n{_tail(self.log_path)}\n"
             "Check that the machine is not overloaded, or point the settings at an external service."
         )
 
@@ -331,7 +334,9 @@ class _ChildService:
     def close(self) -> None:
         """Stop the child and delete the temporary directory this object created."""
         self.stop()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._workdir_path is not None:
+            shutil.rmtree(self._workdir_path, ignore_errors=True)
+            self._workdir_path = None
 
     def __enter__(self) -> _ChildService:
         self.start()
@@ -356,8 +361,13 @@ class EmbeddedRedis(_ChildService):
     ) -> None:
         super().__init__(port)
         self.persistent = persistent
-        self.data_dir = Path(data_dir) if data_dir is not None else self._workdir / "data"
+        self._given_data_dir = Path(data_dir) if data_dir is not None else None
         self._binary: str | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        """Where Redis keeps its append-only file: the given directory or one inside the temporary one."""
+        return self._given_data_dir if self._given_data_dir is not None else self._workdir / "data"
 
     def _command(self, port: int) -> list[str]:
         if self._binary is None:

@@ -68,6 +68,11 @@ class Keys:
         """STRING: the next Kafka offset to apply for this partition. Kept forever (no TTL)."""
         return f"{self.root}:{self.tag(stream, partition)}:offset"
 
+    def log_id(self, stream: str, partition: int) -> str:
+        """STRING: the Kafka topic id the stored offset refers to. A different id on assignment means the
+        topic was recreated (or a memory-only broker restarted): the offset is meaningless there. No TTL."""
+        return f"{self.root}:{self.tag(stream, partition)}:logid"
+
     def counters(self, stream: str, partition: int, tier: Granularity, scope: Scope, bucket: int) -> str:
         """HASH field ``<entity>|<category>|<measure>`` -> int. Expires ``TIERS[tier].retention_s`` after
         the bucket ends (plus slack)."""

@@ -37,6 +37,7 @@ class PlacedEvent:
 
 
 CounterKey = tuple[Granularity, Scope, int]
+_TIER_LIST = tuple(TIERS.values())
 
 
 @dataclass
@@ -169,14 +170,19 @@ def plan_batch(
         plan.states.setdefault(ev.id, {}).update(updates)
         plan.accepted += 1
         plan.last_ts = max(plan.last_ts, ev.ts)
-        for tier in TIERS.values():
+        district_prefix = f"{district_code}|{ev.category}|"
+        grid_prefix = f"{grid_id}|{ev.category}|" if grid_id is not None else None
+        # ``rec`` (every accepted record) feeds the district figures and /stats only; leaving it out of
+        # the grid cells saves a fifth of the batch's writes.
+        grid_measures = [(m, inc) for m, inc in measures if m != "rec"]
+        for tier in _TIER_LIST:
             bucket = tier.bucket_start(ev.ts)
-            for scope in tier.scopes:
-                entity = district_code if scope == "d" else grid_id
-                if entity is None:
-                    continue
-                fields = plan.counters[(tier.name, scope, bucket)]
-                for measure, inc in measures:
-                    fields[f"{entity}|{ev.category}|{measure}"] += inc
+            fields = plan.counters[(tier.name, "d", bucket)]
+            for measure, inc in measures:
+                fields[district_prefix + measure] += inc
+            if grid_prefix is not None and "g" in tier.scopes:
+                fields = plan.counters[(tier.name, "g", bucket)]
+                for measure, inc in grid_measures:
+                    fields[grid_prefix + measure] += inc
         plan.recent.append((ev.ts, _recent_summary(ev, grid_id, district_code, keep_text)))
     return plan

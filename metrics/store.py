@@ -64,6 +64,21 @@ class MetricsStore:
         raw = self.client.get(self.keys.offset(stream, partition))
         return int(raw) if raw is not None else None
 
+    def adopt_log(self, stream: str, partition: int, log_id: str) -> bool:
+        """Tie the partition's stored offset to the Kafka log ``log_id`` (the topic id). When the store's
+        offset belongs to another log, forget it — atomically — so the new log is read from its start.
+        Returns True when an offset was forgotten."""
+        offset_key = self.keys.offset(stream, partition)
+        id_key = self.keys.log_id(stream, partition)
+        reset = self.client.eval(
+            "local old = redis.call('GET', KEYS[2]) "
+            "if old and old ~= ARGV[1] then redis.call('DEL', KEYS[1]); redis.call('SET', KEYS[2], ARGV[1]) "
+            "return 1 end "
+            "redis.call('SET', KEYS[2], ARGV[1]) return 0",
+            2, offset_key, id_key, log_id,
+        )
+        return bool(reset)
+
     def read_states(self, stream: str, partition: int, event_ids: Iterable[str]
                     ) -> tuple[int | None, dict[str, dict[str, str]]]:
         """The stored offset and the lifecycle state of each event id, read in one round trip."""

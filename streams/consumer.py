@@ -91,12 +91,25 @@ class StreamConsumer:
     def _on_assigned(self, assigned: list[TopicPartition]) -> None:
         for tp in assigned:
             stream = self.topic_stream[tp.topic]
+            log_id = self._topic_id(tp.topic)
+            if log_id is not None and _retry_redis(
+                "adopt log", lambda s=stream, p=tp.partition, i=log_id: self.store.adopt_log(s, p, i), self._stop
+            ):
+                log.error("%s[%d] is a new log (topic id %s): the topic was recreated or the broker lost its "
+                          "data; counting it from its start (ids already seen are still duplicates)",
+                          tp.topic, tp.partition, log_id)
             offset = _retry_redis("seek", lambda s=stream, p=tp.partition: self.store.read_offset(s, p), self._stop)
             _retry_redis("register", lambda s=stream, p=tp.partition: self.store.register_partition(s, p),
                          self._stop)
             self._seek(tp, offset)
             log.info("assigned %s[%d]: starting at %s", tp.topic, tp.partition,
                      "the beginning" if offset is None else f"offset {offset} (from Redis)")
+
+    def _topic_id(self, topic: str) -> str | None:
+        """The broker's id of a topic (KIP-516), when the broker reports one."""
+        cluster = getattr(getattr(self.consumer, "_client", None), "cluster", None)
+        topic_id = cluster.topic_id(topic) if cluster is not None and hasattr(cluster, "topic_id") else None
+        return str(topic_id) if topic_id else None
 
     def _on_revoked(self, revoked: list[TopicPartition]) -> None:
         # Let the writer finish what it holds, so a batch is not half-done when another consumer takes over
@@ -131,6 +144,13 @@ class StreamConsumer:
                          rej.reason, rej.detail)
             self.dead_letters.flush()
         stored, plan = _retry_redis("read", lambda: self.ingestor.plan(prepared, tp.partition), self._stop)
+        if expected is not None and prepared.first_offset < expected and stored == expected:
+            # Kafka only delivers below the position we sought when the log itself went back: the broker
+            # lost its data (a memory-only broker restarted) or the topic was recreated. The counts so far
+            # stay; the new log is counted from its start (ids already seen are still duplicates).
+            log.error("%s[%d]: the broker's log restarts at offset %d, below the stored offset %d; the broker "
+                      "lost data or the topic was recreated — counting the new log from its start",
+                      tp.topic, tp.partition, prepared.first_offset, expected)
         if stored != expected:
             self._conflict(tp, epoch, stored)
             return

@@ -394,6 +394,8 @@ class _Precise:
         # JSON null counts as absent everywhere
         rec = {k: v for k, v in obj.items() if v is not None}
         stage_given = rec.get("stage", FIRST_STAGE[self.stream])
+        if type(stage_given) is not str:  # a bad_type stage, reported below; it requires nothing
+            stage_given = ""
         self._check_present(rec, stage_given)
         self._check_types(rec)
         stage, lon, lat = self._check_values(rec)

@@ -11,13 +11,14 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.city import CityModel, CitySources, build_city, load_city, open_city
-from geo.grid import cell_polygons
+from geo.grid import EqualArea, cell_polygons
 from kapok.errors import ConfigError
 from kapok.settings import DEFAULT_DATA_DIR, Settings
 
@@ -258,6 +259,19 @@ def test_geojson(gz: CityModel) -> None:
     text = json.dumps(districts)
     assert len(text) < 400_000
     assert shapely.from_geojson(json.dumps(districts["features"][0]["geometry"])).is_valid
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(113.0, 22.5, 113.1, 22.6), (113.2, 23.0, 113.45, 23.2), (113.9, 23.8, 114.06, 23.94),
+     (112.96, 22.51, 114.06, 23.94)],
+)
+def test_equal_area_matches_geodesic_area(box: tuple[float, float, float, float]) -> None:
+    # reference: the area of the box on the WGS-84 ellipsoid, edges densified so geodesic ≈ lon/lat lines
+    polygon = shapely.segmentize(shapely.box(*box), 0.005)
+    geodesic_km2 = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(polygon)[0]) / 1e6
+    measured = EqualArea((112.96, 22.51, 114.06, 23.94)).area_km2(np.array([polygon]))[0]
+    assert measured == pytest.approx(geodesic_km2, rel=2e-4)
 
 
 # --- cache ---------------------------------------------------------------------------------------------

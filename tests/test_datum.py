@@ -34,21 +34,27 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 @pytest.mark.parametrize(("src", "expected", "tol"), WGS_TO_GCJ)
-def test_wgs84_to_gcj02_known_answers(src: tuple[float, float], expected: tuple[float, float], tol: float) -> None:
+def test_wgs84_to_gcj02_known_answers(
+    src: tuple[float, float], expected: tuple[float, float], tol: float
+) -> None:
     lon, lat = wgs84_to_gcj02(*src)
     assert float(lon) == pytest.approx(expected[0], abs=tol)
     assert float(lat) == pytest.approx(expected[1], abs=tol)
 
 
 @pytest.mark.parametrize(("src", "expected", "tol"), BD_TO_GCJ)
-def test_bd09_to_gcj02_known_answers(src: tuple[float, float], expected: tuple[float, float], tol: float) -> None:
+def test_bd09_to_gcj02_known_answers(
+    src: tuple[float, float], expected: tuple[float, float], tol: float
+) -> None:
     lon, lat = bd09_to_gcj02(*src)
     assert float(lon) == pytest.approx(expected[0], abs=tol)
     assert float(lat) == pytest.approx(expected[1], abs=tol)
 
 
 @pytest.mark.parametrize(("src", "expected", "tol"), GCJ_TO_BD)
-def test_gcj02_to_bd09_known_answers(src: tuple[float, float], expected: tuple[float, float], tol: float) -> None:
+def test_gcj02_to_bd09_known_answers(
+    src: tuple[float, float], expected: tuple[float, float], tol: float
+) -> None:
     lon, lat = gcj02_to_bd09(*src)
     assert float(lon) == pytest.approx(expected[0], abs=tol)
     assert float(lat) == pytest.approx(expected[1], abs=tol)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -209,7 +210,9 @@ _PARENT_SCRIPT = textwrap.dedent(
     install_shutdown_signals()
     with embedded_services() as svc:
         try:
-            print(json.dumps([svc.redis.pid, svc.kafka.pid, svc.redis.port, svc.kafka.port]), flush=True)
+            dirs = [str(svc.redis.log_path.parent), str(svc.kafka.log_path.parent)]
+            pids_ports = [svc.redis.pid, svc.kafka.pid, svc.redis.port, svc.kafka.port]
+            print(json.dumps([*pids_ports, *dirs]), flush=True)
             time.sleep(60)
         except KeyboardInterrupt:
             # The children must still run here, so consumers could shut down cleanly against them.
@@ -219,7 +222,7 @@ _PARENT_SCRIPT = textwrap.dedent(
 )
 
 
-def _spawn_parent() -> tuple[subprocess.Popen[str], list[int], list[int]]:
+def _spawn_parent() -> tuple[subprocess.Popen[str], list[int], list[int], list[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     parent = subprocess.Popen(
         [sys.executable, "-c", _PARENT_SCRIPT],
@@ -233,12 +236,12 @@ def _spawn_parent() -> tuple[subprocess.Popen[str], list[int], list[int]]:
     if not line:
         parent.wait(10)
         pytest.fail(f"parent script exited with {parent.returncode} before starting the services")
-    redis_pid, kafka_pid, redis_port, kafka_port = json.loads(line)
-    return parent, [redis_pid, kafka_pid], [redis_port, kafka_port]
+    redis_pid, kafka_pid, redis_port, kafka_port, *workdirs = json.loads(line)
+    return parent, [redis_pid, kafka_pid], [redis_port, kafka_port], workdirs
 
 
 def test_sigkill_of_the_parent_leaves_no_orphans():
-    parent, pids, ports = _spawn_parent()
+    parent, pids, ports, workdirs = _spawn_parent()
     try:
         assert not any(_gone(pid) for pid in pids)
         parent.kill()
@@ -249,11 +252,13 @@ def test_sigkill_of_the_parent_leaves_no_orphans():
         for pid in pids:
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
+        for workdir in workdirs:  # a SIGKILLed parent cannot remove its temporary directories
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_to_the_parents_group_stops_children_after_the_parent(signum: int):
-    parent, pids, _ports = _spawn_parent()
+    parent, pids, _ports, workdirs = _spawn_parent()
     try:
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(parent.pid, signum)
@@ -261,6 +266,7 @@ def test_signal_to_the_parents_group_stops_children_after_the_parent(signum: int
         assert json.loads(out.strip().splitlines()[-1]) == [True, True]
         assert parent.returncode == 0  # it shut down on its own terms
         assert _wait_gone(pids) == []
+        assert not any(Path(d).exists() for d in workdirs)
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -16,13 +16,32 @@ def membership(indicator_dims: list[str], dimension_names: list[str]) -> np.ndar
     return m
 
 
+def by_dimension(x: np.ndarray, weights: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """sum_i x_ei w_i m_ik (entities x dimensions).
+
+    Column sums rather than a matrix product: the inner dimension is a handful of indicators, and a
+    multi-threaded BLAS on a busy machine turns a sub-millisecond product into tens of milliseconds.
+    """
+    out = np.zeros((x.shape[0], member.shape[1]))
+    for k in range(member.shape[1]):
+        cols = np.flatnonzero(member[:, k])
+        if cols.size:
+            out[:, k] = (x[:, cols] * weights[cols]).sum(axis=1)
+    return out
+
+
+def spread(per_dimension: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Each indicator's column gets its dimension's value (entities x indicators)."""
+    return per_dimension[..., member.argmax(axis=1)]
+
+
 def dimension_scores(scores: np.ndarray, weights: np.ndarray, member: np.ndarray) -> np.ndarray:
     """D_ek = sum_i w_i s_ei / sum_i w_i over the indicators of k that entity e has (NaN if none)."""
     present = ~np.isnan(scores)
     filled = np.where(present, scores, 0.0)
-    num = filled @ (weights[:, None] * member)
-    den = present.astype(float) @ (weights[:, None] * member)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    num = by_dimension(filled, weights, member)
+    den = by_dimension(present.astype(float), weights, member)
+    with np.errstate(all="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
@@ -35,7 +54,7 @@ def aggregate(dim_scores: np.ndarray, weights: np.ndarray, method: str, floor: f
     present = ~np.isnan(dim_scores)
     wk = present * weights[None, :]
     total = wk.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         if method == "geometric":
             logs = np.log(np.maximum(np.where(present, dim_scores, floor), floor))
             value = np.exp((wk * logs).sum(axis=1) / np.where(total > 0, total, 1.0))

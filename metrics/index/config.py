@@ -41,7 +41,16 @@ LEVEL_NAMES = ("A", "B", "C", "D")
 
 #: Saaty's random consistency index by matrix order (Saaty 1980, *The Analytic Hierarchy Process*).
 SAATY_RANDOM_INDEX: dict[int, float] = {
-    1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49,
+    1: 0.0,
+    2: 0.0,
+    3: 0.58,
+    4: 0.90,
+    5: 1.12,
+    6: 1.24,
+    7: 1.32,
+    8: 1.41,
+    9: 1.45,
+    10: 1.49,
 }
 
 
@@ -162,14 +171,16 @@ class IndexConfig:
     def scoring_indicators(self, level: str | None = None) -> tuple[Indicator, ...]:
         roles = {d.name: d.role for d in self.dimensions}
         return tuple(
-            i for i in self.indicators
+            i
+            for i in self.indicators
             if roles[i.dimension] == "score" and (level is None or level in i.levels)
         )
 
     def gate_indicators(self, level: str | None = None) -> tuple[Indicator, ...]:
         roles = {d.name: d.role for d in self.dimensions}
         return tuple(
-            i for i in self.indicators
+            i
+            for i in self.indicators
             if roles[i.dimension] == "gate" and (level is None or level in i.levels)
         )
 
@@ -246,8 +257,9 @@ class _Validator:
             if key not in allowed:
                 raise self.fail(table, key, f"unknown field {key!r}; expected one of {', '.join(allowed)}")
 
-    def choice(self, tbl: Mapping[str, Any], table: str, key: str, options: Sequence[str],
-               default: str | None = None) -> str:
+    def choice(
+        self, tbl: Mapping[str, Any], table: str, key: str, options: Sequence[str], default: str | None = None
+    ) -> str:
         value = tbl.get(key, default)
         if value is None:
             raise self.fail(table, None, f"missing required field {key!r} (one of {', '.join(options)})")
@@ -255,8 +267,17 @@ class _Validator:
             raise self.fail(table, key, f"expected one of {', '.join(options)}, got {value!r}")
         return str(value)
 
-    def number(self, tbl: Mapping[str, Any], table: str, key: str, default: float | None = None, *,
-               lo: float | None = None, hi: float | None = None, required: bool = False) -> float | None:
+    def number(
+        self,
+        tbl: Mapping[str, Any],
+        table: str,
+        key: str,
+        default: float | None = None,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        required: bool = False,
+    ) -> float | None:
         if key not in tbl:
             if required:
                 raise self.fail(table, None, f"missing required field {key!r} (a number)")
@@ -278,8 +299,11 @@ class _Validator:
         if key not in tbl:
             return None
         value = tbl[key]
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
             raise self.fail(table, key, f"expected two numbers [low, high], got {value!r}")
         lo, hi = float(value[0]), float(value[1])
         if not lo < hi:
@@ -294,8 +318,9 @@ class _Validator:
         except ExpressionError as exc:
             raise self.fail(table, key, str(exc)) from exc
 
-    def strings(self, tbl: Mapping[str, Any], table: str, key: str, options: Sequence[str],
-                default: Sequence[str]) -> tuple[str, ...]:
+    def strings(
+        self, tbl: Mapping[str, Any], table: str, key: str, options: Sequence[str], default: Sequence[str]
+    ) -> tuple[str, ...]:
         value = tbl.get(key, list(default))
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise self.fail(table, key, f"expected a non-empty list of strings from {', '.join(options)}")
@@ -333,38 +358,70 @@ def _ahp(v: _Validator, tbl: Mapping[str, Any], table: str, expected: Sequence[s
     v.no_unknown(tbl, table, ("order", "matrix"))
     order = tbl.get("order")
     if not isinstance(order, list) or sorted(order) != sorted(expected):
-        raise v.fail(table, "order" if "order" in tbl else None,
-                     f"expected 'order' listing exactly {sorted(expected)}, got {order!r}")
+        raise v.fail(
+            table,
+            "order" if "order" in tbl else None,
+            f"expected 'order' listing exactly {sorted(expected)}, got {order!r}",
+        )
     raw = tbl.get("matrix")
     n = len(order)
-    if (not isinstance(raw, list) or len(raw) != n
-            or not all(isinstance(r, list) and len(r) == n for r in raw)):
+    if (
+        not isinstance(raw, list)
+        or len(raw) != n
+        or not all(isinstance(r, list) and len(r) == n for r in raw)
+    ):
         raise v.fail(table, "matrix" if "matrix" in tbl else None, f"expected an {n}x{n} matrix of numbers")
     try:
         a = np.array(raw, dtype=float)
     except (TypeError, ValueError) as exc:
         raise v.fail(table, "matrix", f"expected numbers in the matrix: {exc}") from exc
     if (a <= 0).any() or not np.allclose(np.diag(a), 1.0) or not np.allclose(a * a.T, 1.0, rtol=1e-3):
-        raise v.fail(table, "matrix", "expected a positive reciprocal matrix (a[i][j] = 1 / a[j][i], ones "
-                                      "on the diagonal)")
+        raise v.fail(
+            table,
+            "matrix",
+            "expected a positive reciprocal matrix (a[i][j] = 1 / a[j][i], ones on the diagonal)",
+        )
     w, _, cr = ahp_priorities(a)
     if cr >= 0.1:
-        raise v.fail(table, "matrix", f"pairwise judgements are inconsistent: CR = {cr:.3f} (must be < 0.1); "
-                                      "revise the comparisons")
+        raise v.fail(
+            table,
+            "matrix",
+            f"pairwise judgements are inconsistent: CR = {cr:.3f} (must be < 0.1); revise the comparisons",
+        )
     return AhpMatrix(tuple(order), a, tuple(float(x) for x in w), float(cr))
 
 
 # ------------------------------------------------------------------------------------------- parsing
 
 _INDICATOR_KEYS = (
-    "dimension", "label", "kind", "unit", "direction", "window", "numerator", "denominator", "attribute",
-    "weight", "weight_range", "goalposts", "target", "levels", "optional", "shrink", "k", "baseline_weeks",
-    "min", "max", "scope", "when_no_data",
+    "dimension",
+    "label",
+    "kind",
+    "unit",
+    "direction",
+    "window",
+    "numerator",
+    "denominator",
+    "attribute",
+    "weight",
+    "weight_range",
+    "goalposts",
+    "target",
+    "levels",
+    "optional",
+    "shrink",
+    "k",
+    "baseline_weeks",
+    "min",
+    "max",
+    "scope",
+    "when_no_data",
 )
 
 
-def _weight_range(v: _Validator, tbl: Mapping[str, Any], table: str, weight: float,
-                  spread: float) -> tuple[float, float]:
+def _weight_range(
+    v: _Validator, tbl: Mapping[str, Any], table: str, weight: float, spread: float
+) -> tuple[float, float]:
     rng = v.pair(tbl, table, "weight_range")
     if rng is None:
         return weight * (1 - spread), weight * (1 + spread)
@@ -373,8 +430,9 @@ def _weight_range(v: _Validator, tbl: Mapping[str, Any], table: str, weight: flo
     return rng
 
 
-def _indicator(v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[str, str],
-               spread: float) -> Indicator:
+def _indicator(
+    v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[str, str], spread: float
+) -> Indicator:
     table = f"indicator.{name}"
     if not isinstance(tbl, dict):
         raise v.fail("indicator", name, "expected a table [indicator.NAME]")
@@ -389,16 +447,23 @@ def _indicator(v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[
     attribute = tbl.get("attribute")
     if kind == "attribute":
         if not isinstance(attribute, str) or not attribute:
-            raise v.fail(table, "attribute" if "attribute" in tbl else None,
-                         "kind 'attribute' needs 'attribute' = the entity attribute column it reads")
+            raise v.fail(
+                table,
+                "attribute" if "attribute" in tbl else None,
+                "kind 'attribute' needs 'attribute' = the entity attribute column it reads",
+            )
         if numerator or denominator:
-            raise v.fail(table, "numerator" if numerator else "denominator",
-                         "kind 'attribute' reads an entity attribute, not counters")
+            raise v.fail(
+                table,
+                "numerator" if numerator else "denominator",
+                "kind 'attribute' reads an entity attribute, not counters",
+            )
         window = None
     else:
         if numerator is None:
-            raise v.fail(table, None, f"missing required field 'numerator' (a counter expression) for kind "
-                                      f"{kind!r}")
+            raise v.fail(
+                table, None, f"missing required field 'numerator' (a counter expression) for kind {kind!r}"
+            )
         if attribute is not None:
             raise v.fail(table, "attribute", f"'attribute' is only for kind 'attribute', not {kind!r}")
         if kind == "surge":
@@ -410,8 +475,9 @@ def _indicator(v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[
     if unit in ("rate", "duration") and kind == "ratio" and denominator is None:
         raise v.fail(table, "unit", f"unit {unit!r} needs a 'denominator' counter expression")
     if denominator is not None and unit not in ("rate", "duration"):
-        raise v.fail(table, "denominator", f"a denominator only makes sense for units rate and duration, "
-                                           f"not {unit!r}")
+        raise v.fail(
+            table, "denominator", f"a denominator only makes sense for units rate and duration, not {unit!r}"
+        )
     weight = v.number(tbl, table, "weight", 1.0, lo=0.0)
     assert weight is not None
     goalposts = v.pair(tbl, table, "goalposts")
@@ -423,8 +489,11 @@ def _indicator(v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[
     if gate and gate_min is None and gate_max is None:
         raise v.fail(table, None, "a gate indicator needs 'min' and/or 'max' (the range that passes)")
     if not gate and (gate_min is not None or gate_max is not None):
-        raise v.fail(table, "min" if gate_min is not None else "max",
-                     f"'min'/'max' are for gate dimensions; {dimension!r} is scored")
+        raise v.fail(
+            table,
+            "min" if gate_min is not None else "max",
+            f"'min'/'max' are for gate dimensions; {dimension!r} is scored",
+        )
     levels = v.strings(tbl, table, "levels", LEVELS, LEVELS)
     k = v.number(tbl, table, "k", 3, lo=1)
     weeks = v.number(tbl, table, "baseline_weeks", 4, lo=1, hi=5)
@@ -433,13 +502,27 @@ def _indicator(v: _Validator, name: str, tbl: Mapping[str, Any], roles: Mapping[
     if not isinstance(label, str):
         raise v.fail(table, "label", f"expected a string, got {label!r}")
     return Indicator(
-        name=name, label=label, dimension=dimension, kind=kind, unit=unit,
-        direction=direction, window=window, numerator=numerator, denominator=denominator,
-        attribute=attribute if kind == "attribute" else None, weight=weight,
-        weight_range=_weight_range(v, tbl, table, weight, spread), goalposts=goalposts, target=target,
-        levels=levels, optional=v.boolean(tbl, table, "optional", False),
-        shrink=v.boolean(tbl, table, "shrink", True), k=int(k), baseline_weeks=int(weeks),
-        gate_min=gate_min, gate_max=gate_max,
+        name=name,
+        label=label,
+        dimension=dimension,
+        kind=kind,
+        unit=unit,
+        direction=direction,
+        window=window,
+        numerator=numerator,
+        denominator=denominator,
+        attribute=attribute if kind == "attribute" else None,
+        weight=weight,
+        weight_range=_weight_range(v, tbl, table, weight, spread),
+        goalposts=goalposts,
+        target=target,
+        levels=levels,
+        optional=v.boolean(tbl, table, "optional", False),
+        shrink=v.boolean(tbl, table, "shrink", True),
+        k=int(k),
+        baseline_weeks=int(weeks),
+        gate_min=gate_min,
+        gate_max=gate_max,
         scope=v.choice(tbl, table, "scope", ("entity", "district", "city"), "entity"),
         when_no_data=v.choice(tbl, table, "when_no_data", ("pass", "fail"), "pass"),
         line=v.loc.table(table),
@@ -452,11 +535,13 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise IndexConfigError(f"not valid TOML: {exc}", source=source,
-                               line=int(m.group(1)) if m else None, field=None) from exc
+        raise IndexConfigError(
+            f"not valid TOML: {exc}", source=source, line=int(m.group(1)) if m else None, field=None
+        ) from exc
     v = _Validator(text, source)
-    v.no_unknown(data, "", ("index", "method", "levels", "small_numbers", "uncertainty", "dimension",
-                            "indicator"))
+    v.no_unknown(
+        data, "", ("index", "method", "levels", "small_numbers", "uncertainty", "dimension", "indicator")
+    )
 
     index = v.table(data, "", "index")
     v.no_unknown(index, "index", ("name", "description"))
@@ -477,8 +562,16 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
         role = v.choice(tbl, table, "role", ("score", "gate"), "score")
         weight = v.number(tbl, table, "weight", 1.0, lo=0.0)
         assert weight is not None
-        dimensions.append(Dimension(name, str(tbl.get("label", name)), weight,
-                                    _weight_range(v, tbl, table, weight, spread), role, v.loc.table(table)))
+        dimensions.append(
+            Dimension(
+                name,
+                str(tbl.get("label", name)),
+                weight,
+                _weight_range(v, tbl, table, weight, spread),
+                role,
+                v.loc.table(table),
+            )
+        )
     roles = {d.name: d.role for d in dimensions}
     if not any(r == "score" for r in roles.values()):
         raise v.fail("", None, "every dimension is a gate; at least one must have role = 'score'")
@@ -490,7 +583,9 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
             raise v.fail(f"dimension.{d.name}", None, f"dimension {d.name!r} has no indicator")
 
     method_tbl = v.table(data, "", "method")
-    v.no_unknown(method_tbl, "method", ("normalisation", "weighting", "aggregation", "geometric_floor", "ahp"))
+    v.no_unknown(
+        method_tbl, "method", ("normalisation", "weighting", "aggregation", "geometric_floor", "ahp")
+    )
     weighting = v.choice(method_tbl, "method", "weighting", WEIGHTINGS, "expert")
     ahp_tbl = v.table(method_tbl, "method", "ahp")
     ahp_dims: AhpMatrix | None = None
@@ -499,13 +594,17 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
         v.no_unknown(ahp_tbl, "method.ahp", ("dimensions", "indicators"))
         score_dims = [d.name for d in dimensions if d.role == "score"]
         if "dimensions" in ahp_tbl:
-            ahp_dims = _ahp(v, v.table(ahp_tbl, "method.ahp", "dimensions"), "method.ahp.dimensions",
-                            score_dims)
+            ahp_dims = _ahp(
+                v, v.table(ahp_tbl, "method.ahp", "dimensions"), "method.ahp.dimensions", score_dims
+            )
         for dim_name, tbl in v.table(ahp_tbl, "method.ahp", "indicators").items():
             table = f"method.ahp.indicators.{dim_name}"
             if dim_name not in score_dims or not isinstance(tbl, dict):
-                raise v.fail("method.ahp.indicators", dim_name,
-                             f"expected a table named after a scored dimension ({', '.join(score_dims)})")
+                raise v.fail(
+                    "method.ahp.indicators",
+                    dim_name,
+                    f"expected a table named after a scored dimension ({', '.join(score_dims)})",
+                )
             ahp_inds[dim_name] = _ahp(v, tbl, table, [i.name for i in indicators if i.dimension == dim_name])
     if weighting == "ahp" and ahp_dims is None:
         raise v.fail("method", "weighting", "weighting 'ahp' needs a [method.ahp.dimensions] matrix")
@@ -515,7 +614,9 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
         normalisation=v.choice(method_tbl, "method", "normalisation", NORMALISATIONS, "goalposts"),
         weighting=weighting,
         aggregation=v.choice(method_tbl, "method", "aggregation", AGGREGATIONS, "geometric"),
-        geometric_floor=floor, ahp_dimensions=ahp_dims, ahp_indicators=ahp_inds,
+        geometric_floor=floor,
+        ahp_dimensions=ahp_dims,
+        ahp_indicators=ahp_inds,
     )
 
     lv = v.table(data, "", "levels")
@@ -529,22 +630,31 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
     margin = v.number(lv, "levels", "margin", 3.0, lo=0.0, hi=20.0)
     assert margin is not None
     hold = v.choice(lv, "levels", "s4_hold", ("C", "D", "none"), "C")
-    levels = LevelRules((a, b, c), margin, None if hold == "none" else hold,
-                        v.strings(lv, "levels", "s4_hold_scopes", LEVELS, ("grid",)))
+    levels = LevelRules(
+        (a, b, c),
+        margin,
+        None if hold == "none" else hold,
+        v.strings(lv, "levels", "s4_hold_scopes", LEVELS, ("grid",)),
+    )
 
     sn = v.table(data, "", "small_numbers")
     v.no_unknown(sn, "small_numbers", ("shrink", "min_events", "min_events_window", "duration_prior_n"))
     min_events = v.number(sn, "small_numbers", "min_events", 5, lo=0)
     prior_n = v.number(sn, "small_numbers", "duration_prior_n", 5.0, lo=0.0)
     assert min_events is not None and prior_n is not None
-    small = SmallNumbers(v.boolean(sn, "small_numbers", "shrink", True), int(min_events),
-                         v.choice(sn, "small_numbers", "min_events_window", SCORE_WINDOWS, "30d"), prior_n)
+    small = SmallNumbers(
+        v.boolean(sn, "small_numbers", "shrink", True),
+        int(min_events),
+        v.choice(sn, "small_numbers", "min_events_window", SCORE_WINDOWS, "30d"),
+        prior_n,
+    )
 
     draws = v.number(unc, "uncertainty", "draws", 1000, lo=10, hi=100_000)
     seed = v.number(unc, "uncertainty", "seed", 0, lo=0)
     assert draws is not None and seed is not None
     uncertainty = Uncertainty(
-        int(draws), spread,
+        int(draws),
+        spread,
         v.strings(unc, "uncertainty", "normalisations", NORMALISATIONS, NORMALISATIONS),
         v.strings(unc, "uncertainty", "windows", ("configured", *SCORE_WINDOWS), ("configured", "7d", "30d")),
         int(seed),
@@ -552,15 +662,22 @@ def parse_config(text: str, source: str = "<string>") -> IndexConfig:
     if "target" in uncertainty.normalisations or method.normalisation == "target":
         for ind in indicators:
             if roles[ind.dimension] == "score" and ind.target is None and ind.goalposts is None:
-                raise v.fail(f"indicator.{ind.name}", None, "normalisation 'target' needs 'target' or "
-                                                            "'goalposts'")
+                raise v.fail(
+                    f"indicator.{ind.name}", None, "normalisation 'target' needs 'target' or 'goalposts'"
+                )
 
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
     return IndexConfig(
-        name=str(index.get("name", "governance index")), version=version, source=source,
-        indicators=indicators, dimensions=tuple(dimensions), method=method, levels=levels,
-        small_numbers=small, uncertainty=uncertainty,
+        name=str(index.get("name", "governance index")),
+        version=version,
+        source=source,
+        indicators=indicators,
+        dimensions=tuple(dimensions),
+        method=method,
+        levels=levels,
+        small_numbers=small,
+        uncertainty=uncertainty,
     )
 
 
@@ -570,6 +687,7 @@ def load_config(path: str | Path | None = None) -> IndexConfig:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise IndexConfigError("file does not exist; pass the path of an index TOML file", source=str(p),
-                               line=None, field=None) from exc
+        raise IndexConfigError(
+            "file does not exist; pass the path of an index TOML file", source=str(p), line=None, field=None
+        ) from exc
     return parse_config(text, source=p.name if path is None else str(p))

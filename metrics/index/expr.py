@@ -7,6 +7,7 @@ Example: ``"incidents.robbery|assault.sev + 2*incidents.*.s4"``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,17 @@ class CounterExpr:
                 out += term.coef * frame[cols].to_numpy(dtype=float).sum(axis=1)
         return out
 
+    def coefficients(self, positions: Mapping[str, int]) -> np.ndarray:
+        """Coefficient of each column (name -> position) in this expression (0 where it reads none)."""
+        pos = positions
+        coef = np.zeros(len(positions))
+        for term in self.terms:
+            for c in term.columns():
+                k = pos.get(c)
+                if k is not None:
+                    coef[k] += term.coef
+        return coef
+
     def streams(self) -> frozenset[str]:
         return frozenset(t.stream for t in self.terms)
 
@@ -71,11 +83,14 @@ def parse_expression(text: str) -> CounterExpr:
             )
         stream, cats, measure = m["stream"], m["cats"], m["measure"]
         if stream not in CATEGORIES:
-            raise ExpressionError(f"unknown stream {stream!r} in {raw.strip()!r}; expected one of "
-                                  f"{sorted(CATEGORIES)}")
+            raise ExpressionError(
+                f"unknown stream {stream!r} in {raw.strip()!r}; expected one of {sorted(CATEGORIES)}"
+            )
         if measure not in MEASURES[stream]:
-            raise ExpressionError(f"unknown measure {measure!r} for stream {stream!r}; expected one of "
-                                  f"{sorted(MEASURES[stream])}")
+            raise ExpressionError(
+                f"unknown measure {measure!r} for stream {stream!r}; expected one of "
+                f"{sorted(MEASURES[stream])}"
+            )
         vocab = CATEGORIES[stream]
         if cats == "*":
             chosen = sorted(vocab)
@@ -84,8 +99,10 @@ def parse_expression(text: str) -> CounterExpr:
             names = cats.lstrip("!").split("|")
             unknown = [n for n in names if n not in vocab]
             if unknown or not all(names):
-                raise ExpressionError(f"unknown {stream} categor{'ies' if len(unknown) > 1 else 'y'} "
-                                      f"{unknown or names} in {raw.strip()!r}; expected from {sorted(vocab)}")
+                raise ExpressionError(
+                    f"unknown {stream} categor{'ies' if len(unknown) > 1 else 'y'} "
+                    f"{unknown or names} in {raw.strip()!r}; expected from {sorted(vocab)}"
+                )
             chosen = sorted(vocab - set(names)) if negate else sorted(set(names))
         coef = float(m["coef"]) if m["coef"] else 1.0
         terms.append(Term(coef, stream, tuple(chosen), measure))

@@ -10,13 +10,31 @@ import pandas as pd
 
 from metrics.index.config import IndexConfig, Indicator
 from metrics.index.errors import IndexInputError
-from metrics.index.expr import parse_expression
+from metrics.index.expr import CounterExpr, parse_expression
 from metrics.index.smoothing import shrink_mean, shrink_poisson, shrink_share
 from metrics.index.vocabulary import BASELINE_FRAME, EVENTS_EXPRESSION, S4_EXPRESSION, WINDOWS
 
 _S4 = parse_expression(S4_EXPRESSION)
 _EVENTS = parse_expression(EVENTS_EXPRESSION)
 _DAY = 86_400.0
+
+
+class _Matrix:
+    """A counters frame as one float matrix, so an expression is a matrix-vector product."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.positions = {str(c): k for k, c in enumerate(frame.columns.tolist())}
+        self.values = frame.to_numpy(dtype=float)
+        self._coef: dict[str, np.ndarray] = {}
+
+    def evaluate(self, expr: CounterExpr) -> np.ndarray:
+        coef = self._coef.get(expr.text)
+        if coef is None:
+            coef = self._coef[expr.text] = expr.coefficients(self.positions)
+        nz = np.flatnonzero(coef)
+        if nz.size == 0:
+            return np.zeros(self.values.shape[0])
+        return self.values[:, nz] @ coef[nz]
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,8 @@ class CityData:
     district: LevelData
     city: LevelData
     as_of: float | None = None
+    # frames converted to matrices, shared by every reader of this moment (levels, uncertainty draws)
+    matrices: dict[tuple[str, str], _Matrix] = field(default_factory=dict, compare=False, repr=False)
 
     def level(self, name: str) -> LevelData:
         return {"grid": self.grid, "district": self.district, "city": self.city}[name]
@@ -68,14 +88,12 @@ def entity_attributes(districts: pd.DataFrame, grids: pd.DataFrame) -> dict[str,
     g = grids[["district_code", "area_km2"]].copy()
     g["area_km2"] = g["area_km2"].astype(float)
     density = (d["population"] / d["area_km2"].where(d["area_km2"] > 0)).reindex(g["district_code"])
-    g["population"] = (density.to_numpy() * g["area_km2"].to_numpy())
+    g["population"] = density.to_numpy() * g["area_km2"].to_numpy()
     g["population"] = g["population"].fillna(0.0)
     if "cameras" in grids.columns:
         g["cameras"] = grids["cameras"].astype(float)
         d["cameras"] = g.groupby("district_code")["cameras"].sum().reindex(d.index).fillna(0.0)
-    city = pd.DataFrame(
-        {c: [float(d[c].sum())] for c in d.columns}, index=pd.Index(["city"], name="entity")
-    )
+    city = pd.DataFrame({c: [float(d[c].sum())] for c in d.columns}, index=pd.Index(["city"], name="entity"))
     return {"grid": g, "district": d, "city": city}
 
 
@@ -106,12 +124,12 @@ def _exposure(ind: Indicator, attrs: pd.DataFrame, days: float) -> np.ndarray | 
 
 
 def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 class _LevelReader:
-    """Evaluates indicators on one level, caching reindexed frames and grid counts."""
+    """Evaluates indicators on one level, caching frames as matrices."""
 
     def __init__(self, config: IndexConfig, level_name: str, data: CityData) -> None:
         self.config = config
@@ -120,13 +138,14 @@ class _LevelReader:
         self.level = data.level(level_name)
         self.attrs = self.level.attributes
         self.index = self.attrs.index
-        self._frames: dict[str, pd.DataFrame] = {}
         self._groups: np.ndarray | None = None
 
-    def frame(self, window: str) -> pd.DataFrame:
-        if window not in self._frames:
-            self._frames[window] = _frame(self.level, window, self.index, self.level_name)
-        return self._frames[window]
+    def frame(self, window: str) -> _Matrix:
+        key = (self.level_name, window)
+        cache = self.data.matrices
+        if key not in cache:
+            cache[key] = _Matrix(_frame(self.level, window, self.index, self.level_name))
+        return cache[key]
 
     def groups(self) -> np.ndarray:
         if self._groups is None:
@@ -137,18 +156,20 @@ class _LevelReader:
     def ratio(self, ind: Indicator, window: str, shrink: bool) -> np.ndarray:
         assert ind.numerator is not None
         frame = self.frame(window)
-        num = ind.numerator.evaluate(frame)
+        num = frame.evaluate(ind.numerator)
         days = WINDOWS[window] / _DAY
         if ind.unit == "count":
             return num
         if ind.unit in ("rate", "duration"):
             assert ind.denominator is not None
-            den = ind.denominator.evaluate(frame)
+            den = frame.evaluate(ind.denominator)
             scale = 1 / 60.0 if ind.unit == "duration" else 1.0
             if shrink:
                 if ind.unit == "rate":
                     return shrink_share(num, den, self.groups())
-                return shrink_mean(num * scale, den, self.groups(), self.config.small_numbers.duration_prior_n)
+                return shrink_mean(
+                    num * scale, den, self.groups(), self.config.small_numbers.duration_prior_n
+                )
             return _divide(num * scale, den)
         exposure = _exposure(ind, self.attrs, days)
         assert exposure is not None
@@ -158,8 +179,8 @@ class _LevelReader:
 
     def surge(self, ind: Indicator) -> np.ndarray:
         assert ind.numerator is not None
-        observed = ind.numerator.evaluate(self.frame("1h"))
-        expected = ind.numerator.evaluate(self.frame(BASELINE_FRAME))
+        observed = self.frame("1h").evaluate(ind.numerator)
+        expected = self.frame(BASELINE_FRAME).evaluate(ind.numerator)
         # +1 on both sides: an hour with no history and no events is "as expected" (1.0), and one
         # event against an empty baseline is a surge of 2, not infinity.
         return (observed + 1.0) / (expected + 1.0)
@@ -172,8 +193,12 @@ class _LevelReader:
         elif self.level_name == "district":
             districts = self.data.grid.attributes["district_code"].reindex(repeat.index)
             count = repeat.groupby(districts).sum().reindex(self.index, fill_value=0.0).to_numpy()
-            cells = (self.data.grid.attributes.groupby("district_code").size()
-                     .reindex(self.index, fill_value=0).to_numpy(dtype=float))
+            cells = (
+                self.data.grid.attributes.groupby("district_code")
+                .size()
+                .reindex(self.index, fill_value=0)
+                .to_numpy(dtype=float)
+            )
         else:
             count = np.full(len(self.index), float(repeat.sum()))
             cells = np.full(len(self.index), float(len(self.data.grid.attributes)))
@@ -191,7 +216,8 @@ class _LevelReader:
             if ind.optional:
                 return None
             raise IndexInputError(
-                f"indicator {ind.name!r} reads attribute {ind.attribute!r}, which {self.level_name} attributes "
+                f"indicator {ind.name!r} reads attribute {ind.attribute!r}, which {self.level_name} "
+                "attributes "
                 f"lack (have {sorted(self.attrs.columns)}); add it or mark the indicator optional = true"
             )
         values = self.attrs[ind.attribute].to_numpy(dtype=float)
@@ -199,15 +225,14 @@ class _LevelReader:
         return values if exposure is None else _divide(values, exposure)
 
 
-def _grid_counts(config: IndexConfig, data: CityData, ind: Indicator) -> pd.Series:
+def _grid_counts(grid: _LevelReader, ind: Indicator) -> pd.Series:
     assert ind.numerator is not None and ind.window is not None
-    grid = data.grid
-    frame = _frame(grid, ind.window, grid.attributes.index, "grid")
-    return pd.Series(ind.numerator.evaluate(frame), index=grid.attributes.index)
+    return pd.Series(grid.frame(ind.window).evaluate(ind.numerator), index=grid.index)
 
 
-def raw_values(config: IndexConfig, level_name: str, data: CityData,
-               window_override: str | None = None) -> RawLevel:
+def raw_values(
+    config: IndexConfig, level_name: str, data: CityData, window_override: str | None = None
+) -> RawLevel:
     """Raw value of every indicator of ``level_name``, plus gate values, severity-4 and event counts.
 
     ``window_override`` replaces the window of ratio indicators (the uncertainty analysis uses it;
@@ -215,6 +240,7 @@ def raw_values(config: IndexConfig, level_name: str, data: CityData,
     column is absent are left out and listed in ``skipped``.
     """
     reader = _LevelReader(config, level_name, data)
+    grid_reader = reader if level_name == "grid" else _LevelReader(config, "grid", data)
     shrink_level = level_name == "grid" and config.small_numbers.shrink
     if shrink_level and "district_code" not in reader.attrs.columns:
         raise IndexInputError("grid attributes need a 'district_code' column (shrinkage and repeat places)")
@@ -228,7 +254,7 @@ def raw_values(config: IndexConfig, level_name: str, data: CityData,
         elif ind.kind == "surge":
             columns[ind.name] = reader.surge(ind)
         elif ind.kind == "repeat_places":
-            columns[ind.name] = reader.repeat_places(ind, _grid_counts(config, data, ind))
+            columns[ind.name] = reader.repeat_places(ind, _grid_counts(grid_reader, ind))
         else:
             value = reader.attribute(ind)
             if value is None:
@@ -239,14 +265,15 @@ def raw_values(config: IndexConfig, level_name: str, data: CityData,
     return RawLevel(
         values=pd.DataFrame(columns, index=reader.index),
         gates=gates,
-        s4_24h=_S4.evaluate(reader.frame("24h")),
-        events=_EVENTS.evaluate(reader.frame(config.small_numbers.min_events_window)),
+        s4_24h=reader.frame("24h").evaluate(_S4),
+        events=reader.frame(config.small_numbers.min_events_window).evaluate(_EVENTS),
         skipped=tuple(skipped),
     )
 
 
-def gate_values(config: IndexConfig, level_name: str, data: CityData,
-                reader: _LevelReader | None = None) -> pd.DataFrame:
+def gate_values(
+    config: IndexConfig, level_name: str, data: CityData, reader: _LevelReader | None = None
+) -> pd.DataFrame:
     """Pass (True) / fail (False) of each gate indicator per entity of ``level_name``.
 
     Scope ``district`` judges a cell by its district's value and ``city`` every entity by the city's.
@@ -254,8 +281,11 @@ def gate_values(config: IndexConfig, level_name: str, data: CityData,
     reader = reader or _LevelReader(config, level_name, data)
     out: dict[str, np.ndarray] = {}
     for ind in config.gate_indicators():
-        scope_level = {"entity": level_name, "district": "district" if level_name == "grid" else level_name,
-                       "city": "city"}[ind.scope]
+        scope_level = {
+            "entity": level_name,
+            "district": "district" if level_name == "grid" else level_name,
+            "city": "city",
+        }[ind.scope]
         src = reader if scope_level == level_name else _LevelReader(config, scope_level, data)
         if ind.kind == "attribute":
             value = src.attribute(ind)
@@ -276,8 +306,11 @@ def gate_values(config: IndexConfig, level_name: str, data: CityData,
         if scope_level == "city":
             out[ind.name] = np.full(len(reader.index), bool(series.iloc[0]))
         elif scope_level != level_name:
-            out[ind.name] = series.reindex(reader.attrs["district_code"]).fillna(
-                ind.when_no_data == "pass").to_numpy(dtype=bool)
+            out[ind.name] = (
+                series.reindex(reader.attrs["district_code"])
+                .fillna(ind.when_no_data == "pass")
+                .to_numpy(dtype=bool)
+            )
         else:
             out[ind.name] = series.to_numpy(dtype=bool)
     return pd.DataFrame(out, index=reader.index)

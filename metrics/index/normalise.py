@@ -45,7 +45,7 @@ def z_score(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
 def distance_to_target(values: np.ndarray, target: float, higher_is_better: bool) -> np.ndarray:
     """CityScore ratio capped at the target: 100 min(1, x / T), or 100 min(1, T / x) when lower is better."""
     x = np.asarray(values, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         if higher_is_better:
             ratio = np.where(x > 0, x / target, 0.0)
         else:

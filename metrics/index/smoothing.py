@@ -40,7 +40,7 @@ def shrink_poisson(counts: np.ndarray, exposure: np.ndarray, groups: np.ndarray)
     sum_x = _group_sum(x_pos, g, n_groups)
     sum_e = _group_sum(e_pos, g, n_groups)
     n_cells = _group_sum(has.astype(float), g, n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         m = np.where(sum_e > 0, sum_x / sum_e, 0.0)
         r = np.where(has, x_pos / np.where(has, e_pos, 1.0), 0.0)
         s2 = np.where(sum_e > 0, _group_sum(e_pos * (r - m[g]) ** 2, g, n_groups) / sum_e, 0.0)
@@ -69,20 +69,24 @@ def shrink_share(successes: np.ndarray, trials: np.ndarray, groups: np.ndarray) 
     sum_y = _group_sum(y_pos, g, n_groups)
     sum_n = _group_sum(n_pos, g, n_groups)
     k = _group_sum(has.astype(float), g, n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         p = np.where(sum_n > 0, sum_y / sum_n, np.nan)
         pc = np.clip(np.nan_to_num(p), 0.0, 1.0)
         pi = np.where(has, y_pos / np.where(has, n_pos, 1.0), 0.0)
-        s2 = np.where(sum_n > 0, _group_sum(n_pos * (pi - np.nan_to_num(p)[g]) ** 2, g, n_groups) / sum_n,
-                      0.0)
+        s2 = np.where(
+            sum_n > 0, _group_sum(n_pos * (pi - np.nan_to_num(p)[g]) ** 2, g, n_groups) / sum_n, 0.0
+        )
         mean_n = np.where(k > 0, sum_n / np.maximum(k, 1), 1.0)
         v = s2 - pc * (1 - pc) / mean_n
         # v <= 0: cells vary no more than binomial noise, pool fully (M infinite).
         big_m = np.where(v > 0, pc * (1 - pc) / np.where(v > 0, v, 1.0) - 1.0, np.inf)
         big_m = np.maximum(big_m, 0.0)
         mg, pg = big_m[g], p[g]
-        post = np.where(np.isinf(mg), pg, (y_pos + pg * np.where(np.isinf(mg), 0.0, mg))
-                        / (n_pos + np.where(np.isinf(mg), 1.0, mg)))
+        post = np.where(
+            np.isinf(mg),
+            pg,
+            (y_pos + pg * np.where(np.isinf(mg), 0.0, mg)) / (n_pos + np.where(np.isinf(mg), 1.0, mg)),
+        )
     return np.where(has, post, pg)
 
 
@@ -94,7 +98,7 @@ def shrink_mean(totals: np.ndarray, counts: np.ndarray, groups: np.ndarray, prio
     n_groups = int(g.max()) + 1 if g.size else 0
     sum_t = _group_sum(t, g, n_groups)
     sum_n = _group_sum(n, g, n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         m = np.where(sum_n > 0, sum_t / sum_n, np.nan)[g]
         den = n + prior_n
         post = np.where(den > 0, (t + prior_n * np.nan_to_num(m)) / np.where(den > 0, den, 1.0), np.nan)

@@ -4,20 +4,61 @@ from __future__ import annotations
 
 CATEGORIES: dict[str, frozenset[str]] = {
     "incidents": frozenset(
-        {"theft", "robbery", "assault", "fight", "traffic_accident", "fire", "public_disorder", "dispute",
-         "fraud", "other"}
+        {
+            "theft",
+            "robbery",
+            "assault",
+            "fight",
+            "traffic_accident",
+            "fire",
+            "public_disorder",
+            "dispute",
+            "fraud",
+            "other",
+        }
     ),
     "surveillance": frozenset(
-        {"crowd_gathering", "fight", "fire_smoke", "intrusion", "illegal_parking", "street_vending",
-         "garbage_overflow", "road_obstruction", "waterlogging", "other"}
+        {
+            "crowd_gathering",
+            "fight",
+            "fire_smoke",
+            "intrusion",
+            "illegal_parking",
+            "street_vending",
+            "garbage_overflow",
+            "road_obstruction",
+            "waterlogging",
+            "other",
+        }
     ),
     "hotline": frozenset(
-        {"noise", "sanitation", "property_management", "labor_dispute", "neighbour_dispute", "traffic",
-         "public_security", "illegal_construction", "environment", "consultation", "other"}
+        {
+            "noise",
+            "sanitation",
+            "property_management",
+            "labor_dispute",
+            "neighbour_dispute",
+            "traffic",
+            "public_security",
+            "illegal_construction",
+            "environment",
+            "consultation",
+            "other",
+        }
     ),
     "hazards": frozenset(
-        {"gas", "fire_safety", "structural", "construction_site", "hazardous_chemicals", "flood_prone",
-         "electrical", "road_traffic", "crowd_venue", "other"}
+        {
+            "gas",
+            "fire_safety",
+            "structural",
+            "construction_site",
+            "hazardous_chemicals",
+            "flood_prone",
+            "electrical",
+            "road_traffic",
+            "crowd_venue",
+            "other",
+        }
     ),
 }
 
@@ -25,8 +66,19 @@ MEASURES: dict[str, frozenset[str]] = {
     "incidents": frozenset({"rec", "n", "sev", "s4", "disp_n", "disp_s", "arr_n", "arr_s", "closed_n"}),
     "surveillance": frozenset({"rec", "n", "conf90", "rev_n", "rev_true", "rev_false"}),
     "hotline": frozenset(
-        {"rec", "n", "resp_n", "resp_sla", "resp_s", "res_n", "res_intime", "rate_n", "rate_sum", "rate_ok",
-         "reopen_n"}
+        {
+            "rec",
+            "n",
+            "resp_n",
+            "resp_sla",
+            "resp_s",
+            "res_n",
+            "res_intime",
+            "rate_n",
+            "rate_sum",
+            "rate_ok",
+            "reopen_n",
+        }
     ),
     "hazards": frozenset({"rec", "n", "gA", "gB", "gC", "gD"}),
 }

@@ -34,11 +34,13 @@ def entropy_weights(matrix: np.ndarray) -> np.ndarray:
     return d / d.sum()
 
 
-def indicator_weights(config: IndexConfig, indicators: Sequence[Indicator], scores: np.ndarray,
-                      method: str | None = None) -> np.ndarray:
+def indicator_weights(
+    config: IndexConfig, indicators: Sequence[Indicator], scores: np.ndarray, method: str | None = None
+) -> np.ndarray:
     """Weight of each indicator within its dimension (sums to 1 per dimension).
 
-    ``scores`` (entities x indicators, 0-100) feed the entropy method; ``method`` overrides the configured one.
+    ``scores`` (entities x indicators, 0-100) feed the entropy method; ``method`` overrides the
+    configured one.
     """
     method = method or config.method.weighting
     w = np.array([ind.weight for ind in indicators], dtype=float)
@@ -58,8 +60,9 @@ def indicator_weights(config: IndexConfig, indicators: Sequence[Indicator], scor
     return w
 
 
-def dimension_weights(config: IndexConfig, dimensions: Sequence[Dimension], dim_scores: np.ndarray,
-                      method: str | None = None) -> np.ndarray:
+def dimension_weights(
+    config: IndexConfig, dimensions: Sequence[Dimension], dim_scores: np.ndarray, method: str | None = None
+) -> np.ndarray:
     """Weight of each scored dimension (sums to 1)."""
     method = method or config.method.weighting
     if method == "equal":
@@ -67,8 +70,9 @@ def dimension_weights(config: IndexConfig, dimensions: Sequence[Dimension], dim_
     elif method == "entropy":
         w = entropy_weights(dim_scores)
     elif method == "ahp" and config.method.ahp_dimensions is not None:
-        by_name = dict(zip(config.method.ahp_dimensions.order, config.method.ahp_dimensions.weights,
-                           strict=True))
+        by_name = dict(
+            zip(config.method.ahp_dimensions.order, config.method.ahp_dimensions.weights, strict=True)
+        )
         w = np.array([by_name[d.name] for d in dimensions])
     else:
         w = np.array([d.weight for d in dimensions], dtype=float)

@@ -6,6 +6,7 @@ and a wrong value names its key.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +32,7 @@ class ModelConfig:
     min_history_days: int = 28
     min_series_events: float = 200.0
     cell_min_daily: float = 2.0
-    shrink_strength: float = 20.0
+    shrink_strength: float = 0.5
     ridge: float = 0.01
 
 
@@ -40,8 +41,8 @@ class DetectorConfig:
     """Temporal detector parameters."""
 
     window_hours: int = 168
-    cusum_k: float = 0.5
-    ewma_lambda: float = 0.2
+    cusum_k: float = 0.35
+    ewma_lambda: float = 0.05
     ears_min_sd: float = 0.5
 
 
@@ -53,6 +54,8 @@ class SpatialConfig:
     ring: int = 1
     fdr_q: float = 0.05
     condition_on_total: bool = True
+    min_expected: float = 5.0  # events the cell's neighbourhood must expect in the window to be tested
+    moments: str = "model"  # "model": Gi* standardised by the model's score moments; "sample": classic Gi*
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,9 @@ def _section(data: dict[str, Any], name: str, cls: type, where: Path) -> Any:
     known = set(cls.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:
-        raise WarningsConfigError(f"{where}: [{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        raise WarningsConfigError(
+            f"{where}: [{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}"
+        )
     try:
         return cls(**raw)
     except TypeError as exc:
@@ -113,15 +118,25 @@ def load_config(path: Path | None = None) -> WarningsConfig:
         raise WarningsConfigError(f"warnings config {where} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise WarningsConfigError(f"warnings config {where}: {exc}") from exc
+    model = _section(data, "model", ModelConfig, where)
+    detectors = _section(data, "detectors", DetectorConfig, where)
+    spatial = _section(data, "spatial", SpatialConfig, where)
     levels = []
     for name in LEVEL_ORDER:
         spec = data.get("levels", {}).get(name)
         if spec is None:
-            raise WarningsConfigError(f"{where}: [levels.{name}] is missing; every level {LEVEL_ORDER} needs one")
-        levels.append(LevelSpec(name=name, recurrence_days=float(spec["recurrence_days"]),
-                                min_excess=float(spec["min_excess"]),
-                                min_relative_risk=float(spec["min_relative_risk"])))
-    if any(b.recurrence_days <= a.recurrence_days for a, b in zip(levels, levels[1:], strict=False)):
+            raise WarningsConfigError(
+                f"{where}: [levels.{name}] is missing; every level {LEVEL_ORDER} needs one"
+            )
+        levels.append(
+            LevelSpec(
+                name=name,
+                recurrence_days=float(spec["recurrence_days"]),
+                min_excess=float(spec["min_excess"]),
+                min_relative_risk=float(spec["min_relative_risk"]),
+            )
+        )
+    if any(b.recurrence_days <= a.recurrence_days for a, b in itertools.pairwise(levels)):
         raise WarningsConfigError(f"{where}: recurrence_days must increase from blue to red")
     cal = data.get("calibration", {})
     curves = {
@@ -133,7 +148,9 @@ def load_config(path: Path | None = None) -> WarningsConfig:
     for raw in data.get("rules", []):
         raw = dict(raw)
         if raw.get("level") not in LEVEL_ORDER:
-            raise WarningsConfigError(f"{where}: rule {raw.get('name')!r}: level must be one of {LEVEL_ORDER}")
+            raise WarningsConfigError(
+                f"{where}: rule {raw.get('name')!r}: level must be one of {LEVEL_ORDER}"
+            )
         raw["conditions"] = tuple((c["field"], c["op"], c["value"]) for c in raw.get("conditions", []))
         try:
             rules.append(RuleSpec(**raw))
@@ -144,9 +161,9 @@ def load_config(path: Path | None = None) -> WarningsConfig:
     if missing:
         raise WarningsConfigError(f"{where}: [escalation.ack_minutes] lacks {missing}")
     return WarningsConfig(
-        model=_section(data, "model", ModelConfig, where),
-        detectors=_section(data, "detectors", DetectorConfig, where),
-        spatial=_section(data, "spatial", SpatialConfig, where),
+        model=model,
+        detectors=detectors,
+        spatial=spatial,
         levels=tuple(levels),
         hysteresis_windows=int(data.get("levels", {}).get("hysteresis_windows", 2)),
         calibration=curves,

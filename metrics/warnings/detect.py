@@ -20,8 +20,8 @@ from scipy.sparse import csgraph
 from metrics.warnings.config import WarningsConfig
 from metrics.warnings.errors import WarningsError
 from metrics.warnings.levels import LEVEL_NAMES, hysteresis, raw_level
-from metrics.warnings.nbmodel import nb_score, nb_sf_ge
-from metrics.warnings.spatial import getis_ord_gi_star, hot_cells, upper_p
+from metrics.warnings.nbmodel import MAX_MOMENT_ALPHA, nb_score, nb_sf_ge, score_moments
+from metrics.warnings.spatial import getis_ord_gi_star, gi_star_model, hot_cells, upper_p
 from metrics.warnings.temporal import cusum, ears, ears_baseline, ewma, ewma_span, rolling_sum
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,10 +108,12 @@ class TemporalResult:
 
 def _window_sums(values: FloatArray, width: IntArray) -> FloatArray:
     """Sum of the last ``width[s, t]`` buckets ending at t (width >= 1, clipped to the series start)."""
-    c = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
+    c = np.concatenate([np.zeros((*values.shape[:-1], 1)), np.cumsum(values, axis=-1)], axis=-1)
     t = np.arange(values.shape[-1])
     start = np.clip(t + 1 - width, 0, None)
-    return np.take_along_axis(c, t + 1 + np.zeros_like(width), axis=-1) - np.take_along_axis(c, start, axis=-1)
+    return np.take_along_axis(c, t + 1 + np.zeros_like(width), axis=-1) - np.take_along_axis(
+        c, start, axis=-1
+    )
 
 
 def _combine(
@@ -128,7 +130,9 @@ def _combine(
     for name in detectors:
         curve = config.calibration.get(name)
         if curve is None:
-            raise WarningsError(f"no calibration curve for detector {name!r}; run benchmarks/warnings.py --calibrate")
+            raise WarningsError(
+                f"no calibration curve for detector {name!r}; run benchmarks/warnings.py --calibrate"
+            )
         ri[name] = curve.recurrence_days(result_stat[name]) / config.combined_factor
         rr = np.where(expected[name] > 0, observed[name] / np.maximum(expected[name], 1e-12), np.inf)
         levels.append(raw_level(ri[name], observed[name] - expected[name], rr, config.levels))
@@ -138,8 +142,16 @@ def _combine(
     best = np.lexsort((ri_stack, stacked), axis=0)[-1] if len(detectors) > 1 else np.zeros_like(stacked[0])
     raw = stacked.max(axis=0)
     return TemporalResult(
-        detectors=detectors, stat=result_stat, recurrence_days=ri, observed=observed, expected=expected,
-        window=window, raw_level=raw, level=hysteresis(raw, config.hysteresis_windows), best=best, extra=extra,
+        detectors=detectors,
+        stat=result_stat,
+        recurrence_days=ri,
+        observed=observed,
+        expected=expected,
+        window=window,
+        raw_level=raw,
+        level=hysteresis(raw, config.hysteresis_windows),
+        best=best,
+        extra=extra,
     )
 
 
@@ -205,15 +217,28 @@ def temporal_candidates(
         a = 0.0 if alpha is None else float(alpha[s]) / max(width, 1)
         key = keys[s]
         expl = Explanation(
-            detector=det, observed=obs, expected=exp,
+            detector=det,
+            observed=obs,
+            expected=exp,
             p_value=float(nb_sf_ge(np.array(obs), np.array(exp), np.array(a))),
             recurrence_days=float(result.recurrence_days[det][s, t]),
             window_start=float(bucket_start[max(t - width + 1, 0)]),
             window_end=float(min(now, bucket_start[t] + bucket_s)),
-            area=f"{key.scope}:{key.target}", series_ids=(key.series_id,),
+            area=f"{key.scope}:{key.target}",
+            series_ids=(key.series_id,),
         )
-        out.append(Candidate(detector=det, stream=key.stream, category=key.category, scope=key.scope,
-                             target=key.target, level=int(result.level[s, t]), at=now, explanation=expl))
+        out.append(
+            Candidate(
+                detector=det,
+                stream=key.stream,
+                category=key.category,
+                scope=key.scope,
+                target=key.target,
+                level=int(result.level[s, t]),
+                at=now,
+                explanation=expl,
+            )
+        )
     return out
 
 
@@ -244,11 +269,20 @@ def spatial_detect(
     mu = np.asarray(expected, dtype=float)
     if config.spatial.condition_on_total:
         mu = mu * (y.sum(axis=0) / np.maximum(mu.sum(axis=0), 1e-12))
-    a = np.asarray(alpha, dtype=float)
+    # the score-moment table ends at MAX_MOMENT_ALPHA; scores and moments use the same clipped dispersion
+    a = np.minimum(np.asarray(alpha, dtype=float), MAX_MOMENT_ALPHA)
     if y.ndim == 2 and a.ndim == 1:
         a = a[:, None]
     score = nb_score(y, mu, a)
-    gi, hot = hot_cells(score, weights, config.spatial.fdr_q)
+    if config.spatial.moments == "model":
+        mean, var = score_moments(mu, np.broadcast_to(a, mu.shape))
+        gi = gi_star_model(score, mean, var, weights)
+    else:
+        gi = getis_ord_gi_star(score, weights)
+    # where the neighbourhood expects few events the normal approximation of Gi* fails (one event in a
+    # quiet area looks like a 4-SD cluster), so those cells are mapped but not tested
+    testable = (sparse.csr_matrix(weights) @ mu) >= config.spatial.min_expected
+    hot = hot_cells(np.where(testable, gi, -np.inf), config.spatial.fdr_q)
     cluster = np.full(y.shape[0], -1, dtype=np.int64)
     if y.ndim == 1 and hot.any():
         idx = np.flatnonzero(hot)
@@ -288,11 +322,30 @@ def spatial_candidates(
         if level == 0:
             continue
         cells = tuple(grid_ids[i] for i in members)
-        expl = Explanation(detector="gi_star", observed=obs, expected=exp, p_value=p, recurrence_days=ri,
-                           window_start=window_start, window_end=now, area=f"grid:{grid_ids[centre]}",
-                           series_ids=tuple(f"grid:{g}:{stream}.{category}" for g in cells), cells=cells)
-        out.append(Candidate(detector="gi_star", stream=stream, category=category, scope="grid",
-                             target=grid_ids[centre], level=level, at=now, explanation=expl))
+        expl = Explanation(
+            detector="gi_star",
+            observed=obs,
+            expected=exp,
+            p_value=p,
+            recurrence_days=ri,
+            window_start=window_start,
+            window_end=now,
+            area=f"grid:{grid_ids[centre]}",
+            series_ids=tuple(f"grid:{g}:{stream}.{category}" for g in cells),
+            cells=cells,
+        )
+        out.append(
+            Candidate(
+                detector="gi_star",
+                stream=stream,
+                category=category,
+                scope="grid",
+                target=grid_ids[centre],
+                level=level,
+                at=now,
+                explanation=expl,
+            )
+        )
     return out
 
 

@@ -39,8 +39,9 @@ class LevelSpec:
 class CalibrationCurve:
     """Monotone map from a detector statistic to log10 recurrence interval in series-days.
 
-    Between the points it interpolates linearly; beyond the last point it extends the slope of the last
-    two points, which for Gaussian-like tails understates the interval (errs towards a lower level).
+    Between the points it interpolates linearly; beyond the last point it extends the least-squares slope
+    of the last six points, which for Gaussian-like tails understates the interval (errs towards a lower
+    level).
     """
 
     stat: tuple[float, ...]
@@ -53,14 +54,17 @@ class CalibrationCurve:
                 f"{len(self.stat)} and {len(self.log10_days)}"
             )
         if np.any(np.diff(self.stat) <= 0) or np.any(np.diff(self.log10_days) < 0):
-            raise WarningsConfigError("calibration curve: stat must increase and log10_days must not decrease")
+            raise WarningsConfigError(
+                "calibration curve: stat must increase and log10_days must not decrease"
+            )
 
     def recurrence_days(self, stat: FloatArray) -> FloatArray:
         s = np.asarray(self.stat)
         d = np.asarray(self.log10_days)
         x = np.asarray(stat, dtype=float)
         inside = np.interp(x, s, d)
-        slope = max((d[-1] - d[-2]) / (s[-1] - s[-2]), 0.0)
+        tail = slice(-min(6, s.size), None)  # a fit over the last points: the last two are the noisiest
+        slope = max(float(np.polyfit(s[tail], d[tail], 1)[0]), 0.0)
         beyond = d[-1] + slope * (x - s[-1])
         log_days = np.where(x > s[-1], beyond, inside)
         return np.where(np.isfinite(x), 10.0**log_days, 0.0)
@@ -112,7 +116,7 @@ def calibrate_curve(
     *,
     windows: int = 2,
     n_points: int = 24,
-    min_episodes: int = 5,
+    min_episodes: int = 10,
 ) -> CalibrationCurve:
     """Measure recurrence interval vs threshold on outbreak-free statistics ``(series, buckets)``.
 
@@ -124,7 +128,7 @@ def calibrate_curve(
     stat = np.asarray(null_stat, dtype=float)
     series_days = stat.shape[0] * stat.shape[-1] / buckets_per_day
     finite = stat[np.isfinite(stat)]
-    lo = float(np.quantile(finite, 0.9))
+    lo = float(np.quantile(finite, 0.99))
     hi = float(np.quantile(finite, 1 - min(0.5, 4.0 * min_episodes / finite.size)))
     grid = np.linspace(lo, max(hi, lo + 1e-6), n_points)
     pts_s: list[float] = []
@@ -136,9 +140,13 @@ def calibrate_curve(
         pts_s.append(float(thr))
         pts_d.append(float(np.log10(series_days / count)))
     if len(pts_s) < 2:
-        raise WarningsConfigError("calibrate_curve: too few chance warnings to calibrate; simulate more series-days")
+        raise WarningsConfigError(
+            "calibrate_curve: too few chance warnings to calibrate; simulate more series-days"
+        )
     d = np.maximum.accumulate(np.asarray(pts_d))
-    return CalibrationCurve(stat=tuple(round(v, 4) for v in pts_s), log10_days=tuple(round(v, 4) for v in d))
+    return CalibrationCurve(
+        stat=tuple(round(float(v), 4) for v in pts_s), log10_days=tuple(round(float(v), 4) for v in d)
+    )
 
 
 __all__ = [

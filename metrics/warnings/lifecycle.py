@@ -75,7 +75,9 @@ class Fingerprint:
 class Transition:
     at: float  # epoch s
     by: str  # user name, or "system"
-    action: str  # raised, level_raised, acknowledged, dispatched, resolved, closed, auto_recovered, escalated, suppressed, unsuppressed
+    # raised, level_raised, acknowledged, dispatched, resolved, closed, auto_recovered, escalated,
+    # suppressed, unsuppressed
+    action: str
     status: Status  # status after the action
     level: int
     note: str = ""
@@ -123,15 +125,24 @@ class Silence:
 
     def __post_init__(self) -> None:
         if not self.by or not self.reason.strip():
-            raise WarningsError(f"silence {self.id!r}: who (by) and a reason are required, got by={self.by!r}")
+            raise WarningsError(
+                f"silence {self.id!r}: who (by) and a reason are required, got by={self.by!r}"
+            )
         if self.ends_at <= self.starts_at:
-            raise WarningsError(f"silence {self.id!r}: ends_at {self.ends_at} must be after starts_at {self.starts_at}")
+            raise WarningsError(
+                f"silence {self.id!r}: ends_at {self.ends_at} must be after starts_at {self.starts_at}"
+            )
 
     def matches(self, fp: Fingerprint, now: float) -> bool:
         if not self.starts_at <= now < self.ends_at:
             return False
-        pairs = ((self.detector, fp.detector), (self.stream, fp.stream), (self.category, fp.category),
-                 (self.scope, fp.scope), (self.target, fp.target))
+        pairs = (
+            (self.detector, fp.detector),
+            (self.stream, fp.stream),
+            (self.category, fp.category),
+            (self.scope, fp.scope),
+            (self.target, fp.target),
+        )
         return all(want is None or want == have for want, have in pairs)
 
 
@@ -183,20 +194,48 @@ def apply_candidates(
         w = open_now.get(fp)
         if w is None:
             history = (Transition(now, SYSTEM, "raised", Status.RAISED, c.level, c.explanation.text()),)
-            added.append(WarningRecord(id=warning_id(fp, now), fingerprint=fp, level=c.level, current_level=c.level,
-                                 status=Status.RAISED, raised_at=now, updated_at=now, tier=_start_tier(fp.scope),
-                                 tier_since=now, explanation=c.explanation, history=history))
+            added.append(
+                WarningRecord(
+                    id=warning_id(fp, now),
+                    fingerprint=fp,
+                    level=c.level,
+                    current_level=c.level,
+                    status=Status.RAISED,
+                    raised_at=now,
+                    updated_at=now,
+                    tier=_start_tier(fp.scope),
+                    tier_since=now,
+                    explanation=c.explanation,
+                    history=history,
+                )
+            )
             continue
         history = w.history
         if c.level > w.level:
-            history += (Transition(now, SYSTEM, "level_raised", w.status, c.level,
-                                   f"{LEVEL_ORDER[w.level - 1]} -> {LEVEL_ORDER[c.level - 1]}"),)
-        changed[w.id] = replace(w, level=max(w.level, c.level), current_level=c.level, updated_at=now,
-                                explanation=c.explanation, history=history)
+            history += (
+                Transition(
+                    now,
+                    SYSTEM,
+                    "level_raised",
+                    w.status,
+                    c.level,
+                    f"{LEVEL_ORDER[w.level - 1]} -> {LEVEL_ORDER[c.level - 1]}",
+                ),
+            )
+        changed[w.id] = replace(
+            w,
+            level=max(w.level, c.level),
+            current_level=c.level,
+            updated_at=now,
+            explanation=c.explanation,
+            history=history,
+        )
     return board._replace(changed, added)
 
 
-def auto_recover(board: Board, candidates: Iterable[Candidate], now: float, detectors: Collection[str]) -> Board:
+def auto_recover(
+    board: Board, candidates: Iterable[Candidate], now: float, detectors: Collection[str]
+) -> Board:
     """Raised (unacknowledged) warnings of ``detectors`` with no candidate this cycle end as auto_recovered.
 
     The candidates already carry the level hysteresis, so a warning only recovers after its signal stayed
@@ -208,20 +247,35 @@ def auto_recover(board: Board, candidates: Iterable[Candidate], now: float, dete
     for w in board.warnings:
         if w.status is Status.RAISED and w.fingerprint.detector in detectors and w.fingerprint not in present:
             changed[w.id] = replace(
-                w, status=Status.AUTO_RECOVERED, current_level=0, updated_at=now,
-                history=w.history + (Transition(now, SYSTEM, "auto_recovered", Status.AUTO_RECOVERED, w.level),),
+                w,
+                status=Status.AUTO_RECOVERED,
+                current_level=0,
+                updated_at=now,
+                history=(
+                    *w.history,
+                    Transition(now, SYSTEM, "auto_recovered", Status.AUTO_RECOVERED, w.level),
+                ),
             )
     return board._replace(changed)
 
 
-def _act(w: WarningRecord, to: Status, action: str, by: str, now: float, note: str, **fields: object) -> WarningRecord:
+def _act(
+    w: WarningRecord, to: Status, action: str, by: str, now: float, note: str, **fields: object
+) -> WarningRecord:
     if not by:
         raise TransitionError(f"{action} of warning {w.id}: who acts (by) is required")
     if to not in _ALLOWED[w.status]:
         allowed = sorted(s.value for s in _ALLOWED[w.status]) or ["nothing (final)"]
-        raise TransitionError(f"cannot {action} warning {w.id}: it is {w.status.value}; from there: {allowed}")
-    return replace(w, status=to, updated_at=now, history=w.history + (Transition(now, by, action, to, w.level, note),),
-                   **fields)  # type: ignore[arg-type]
+        raise TransitionError(
+            f"cannot {action} warning {w.id}: it is {w.status.value}; from there: {allowed}"
+        )
+    return replace(
+        w,
+        status=to,
+        updated_at=now,
+        history=(*w.history, Transition(now, by, action, to, w.level, note)),
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def acknowledge(w: WarningRecord, by: str, now: float, note: str = "") -> WarningRecord:
@@ -248,7 +302,13 @@ def close(w: WarningRecord, by: str, now: float, note: str = "") -> WarningRecor
 
 def act(board: Board, warning_id_: str, action: str, by: str, now: float, **kwargs: str) -> Board:
     """Apply ``acknowledge``/``dispatch``/``resolve``/``close`` to one warning of the board."""
-    actions = {"ack": acknowledge, "acknowledge": acknowledge, "dispatch": dispatch, "resolve": resolve, "close": close}
+    actions = {
+        "ack": acknowledge,
+        "acknowledge": acknowledge,
+        "dispatch": dispatch,
+        "resolve": resolve,
+        "close": close,
+    }
     if action not in actions:
         raise TransitionError(f"unknown action {action!r}; use one of {sorted(actions)}")
     w = board.get(warning_id_)
@@ -256,7 +316,10 @@ def act(board: Board, warning_id_: str, action: str, by: str, now: float, **kwar
 
 
 def escalate(board: Board, now: float, ack_minutes: Mapping[str, float]) -> Board:
-    """Move unacknowledged warnings past their level's time limit up one tier (grid → street → district → city)."""
+    """Move unacknowledged warnings past their level's time limit up one tier.
+
+    Tiers: grid → street → district → city; the clock restarts at each.
+    """
     changed = {}
     for w in board.warnings:
         if w.status is not Status.RAISED or w.tier == SCOPE_ORDER[-1]:
@@ -265,8 +328,16 @@ def escalate(board: Board, now: float, ack_minutes: Mapping[str, float]) -> Boar
         if now - w.tier_since < limit_s:
             continue
         new_tier = SCOPE_ORDER[SCOPE_ORDER.index(w.tier) + 1]
-        changed[w.id] = replace(w, tier=new_tier, tier_since=now, updated_at=now, history=w.history + (
-            Transition(now, SYSTEM, "escalated", w.status, w.level, f"{w.tier} -> {new_tier}"),))
+        changed[w.id] = replace(
+            w,
+            tier=new_tier,
+            tier_since=now,
+            updated_at=now,
+            history=(
+                *w.history,
+                Transition(now, SYSTEM, "escalated", w.status, w.level, f"{w.tier} -> {new_tier}"),
+            ),
+        )
     return board._replace(changed)
 
 
@@ -285,12 +356,18 @@ def suppress(board: Board, district_of: Mapping[str, str], now: float) -> Board:
         if w.fingerprint.scope not in ("grid", "street"):
             continue
         district = district_of.get(w.fingerprint.target)
-        by = district_open.get((district, w.fingerprint.stream, w.fingerprint.category)) if w.is_open else None
+        by = (
+            district_open.get((district, w.fingerprint.stream, w.fingerprint.category)) if w.is_open else None
+        )
         if by == w.suppressed_by:
             continue
         action, note = ("suppressed", f"by district warning {by}") if by else ("unsuppressed", "")
-        changed[w.id] = replace(w, suppressed_by=by, updated_at=now,
-                                history=w.history + (Transition(now, SYSTEM, action, w.status, w.level, note),))
+        changed[w.id] = replace(
+            w,
+            suppressed_by=by,
+            updated_at=now,
+            history=(*w.history, Transition(now, SYSTEM, action, w.status, w.level, note)),
+        )
     return board._replace(changed)
 
 
@@ -317,8 +394,10 @@ def cycle(
 
 def visible(board: Board) -> list[WarningRecord]:
     """Open warnings not suppressed, highest level first, then oldest."""
-    return sorted((w for w in board.warnings if w.is_open and w.suppressed_by is None),
-                  key=lambda w: (-w.level, w.raised_at))
+    return sorted(
+        (w for w in board.warnings if w.is_open and w.suppressed_by is None),
+        key=lambda w: (-w.level, w.raised_at),
+    )
 
 
 __all__ = [

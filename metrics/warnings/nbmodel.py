@@ -54,7 +54,7 @@ def design_matrix(
     trend_origin: float,
     trend_end: float,
 ) -> FloatArray:
-    """Columns: 1, hour-of-day sin/cos 1..K, the first pair again on weekends, Mon..Sat dummies, holiday, trend.
+    """Columns: 1, hour-of-day sin/cos 1..K, the first pair again on weekends, Mon..Sat, holiday, trend.
 
     Hour of day is taken at the bucket midpoint, so a 5-minute slice and an hourly bucket are on one
     continuous profile. The trend is in weeks from ``trend_origin`` and held flat after ``trend_end``
@@ -117,14 +117,19 @@ class NBFit:
         """
         n_slices = max(1, round(self.bucket_s / slice_s))
         starts = bucket_start + np.arange(n_slices) * (self.bucket_s / n_slices)
-        rate = np.exp(np.clip(self.coef @ self.design(starts, self.bucket_s / n_slices).T, _ETA_MIN, _ETA_MAX))
+        rate = np.exp(
+            np.clip(self.coef @ self.design(starts, self.bucket_s / n_slices).T, _ETA_MIN, _ETA_MAX)
+        )
         ends = starts + self.bucket_s / n_slices
         covered = np.clip((now - starts) / (ends - starts), 0.0, 1.0)
         return (rate @ covered) / rate.sum(axis=1)
 
 
 def pearson_alpha(y: FloatArray, mu: FloatArray, dof: FloatArray | float, iters: int = 40) -> FloatArray:
-    """NB2 dispersion per row solving ``Σ (y-mu)²/(mu(1+alpha mu)) = dof`` (0 when the data are not overdispersed)."""
+    """NB2 dispersion per row solving ``Σ (y-mu)²/(mu(1+alpha mu)) = dof``.
+
+    0 when the data are not overdispersed (the Pearson statistic at alpha = 0 is already below ``dof``).
+    """
     r2 = (y - mu) ** 2 / np.maximum(mu, 1e-12)
     lo = np.full(y.shape[0], np.log(1e-6))
     hi = np.full(y.shape[0], np.log(1e2))
@@ -163,8 +168,14 @@ def fit_nb(
     if ts.size < 7 * DAY_S / bucket_s:
         raise WarningsError(f"fit_nb: {ts.size} buckets is less than a week; use the EARS fallback instead")
     hol = holiday_day_numbers(()) if holidays is None else holidays
-    x = design_matrix(ts, bucket_s=bucket_s, harmonics=harmonics, holidays=hol,
-                      trend_origin=float(ts.mean()), trend_end=float(ts[-1]))
+    x = design_matrix(
+        ts,
+        bucket_s=bucket_s,
+        harmonics=harmonics,
+        holidays=hol,
+        trend_origin=float(ts.mean()),
+        trend_end=float(ts[-1]),
+    )
     observed = np.isfinite(y)
     y0 = np.where(observed, y, 0.0)
     n_obs = observed.sum(axis=1)
@@ -190,8 +201,16 @@ def fit_nb(
         converged = step < tol
         if converged.all():
             break
-    return NBFit(coef=coef, alpha=alpha, bucket_s=bucket_s, harmonics=harmonics, holidays=hol,
-                 trend_origin=float(ts.mean()), trend_end=float(ts[-1]), converged=converged)
+    return NBFit(
+        coef=coef,
+        alpha=alpha,
+        bucket_s=bucket_s,
+        harmonics=harmonics,
+        holidays=hol,
+        trend_origin=float(ts.mean()),
+        trend_end=float(ts[-1]),
+        converged=converged,
+    )
 
 
 def nb_sf_ge(y: FloatArray, mu: FloatArray, alpha: FloatArray) -> FloatArray:
@@ -216,16 +235,34 @@ def nb_upper_p(y: FloatArray, mu: FloatArray, alpha: FloatArray) -> FloatArray:
     return nb_sf_ge(y, mu, alpha)
 
 
+def nb_cdf_le(y: FloatArray, mu: FloatArray, alpha: FloatArray) -> FloatArray:
+    """Lower-tail probability ``P(Y <= y)`` of NB2(mu, alpha) (Poisson where alpha is ~0); 0 for ``y < 0``.
+
+    ``P(Y <= y) = I_p(1/alpha, y + 1)`` with ``p = 1/(1 + alpha mu)``, and ``gammaincc(y + 1, mu)`` for
+    Poisson. Computed directly rather than as ``1 - P(Y > y)`` so small lower tails keep their precision.
+    """
+    y, mu, alpha = np.broadcast_arrays(np.asarray(y, float), np.asarray(mu, float), np.asarray(alpha, float))
+    mu = np.maximum(mu, 1e-300)
+    yy = np.maximum(y, 0.0)
+    poisson = alpha < POISSON_ALPHA
+    a = np.where(poisson, 1.0, alpha)
+    nb = special.betainc(1.0 / a, yy + 1.0, 1.0 / (1.0 + a * mu))
+    pois = special.gammaincc(yy + 1.0, mu)
+    return np.where(y < 0, 0.0, np.where(poisson, pois, nb))
+
+
 def nb_score(y: FloatArray, mu: FloatArray, alpha: FloatArray) -> FloatArray:
     """Standardised score: the normal quantile of the mid-p upper tail, ``-Φ⁻¹(P(Y>y) + P(Y=y)/2)``.
 
     Unlike Pearson residuals it is close to N(0, 1) under the model even for counts near zero, which is
-    what CUSUM, EWMA and Gi* assume.
+    what CUSUM, EWMA and Gi* assume. Each side is computed from its own tail, so both stay accurate.
     """
-    ge = nb_sf_ge(y, mu, alpha)
-    gt = nb_sf_ge(np.asarray(y, float) + 1.0, mu, alpha)
-    midp = np.clip(0.5 * (ge + gt), 1e-300, 1.0 - 1e-16)
-    return -special.ndtri(midp)
+    y = np.asarray(y, float)
+    upper = 0.5 * (nb_sf_ge(y, mu, alpha) + nb_sf_ge(y + 1.0, mu, alpha))
+    lower = 0.5 * (nb_cdf_le(y - 1.0, mu, alpha) + nb_cdf_le(y, mu, alpha))
+    z_up = -special.ndtri(np.clip(upper, 1e-300, 0.5))
+    z_low = special.ndtri(np.clip(lower, 1e-300, 0.5))
+    return np.where(upper <= 0.5, z_up, z_low)
 
 
 def window_alpha(mu: FloatArray, alpha: FloatArray | float, axis: int = -1) -> FloatArray:
@@ -246,16 +283,20 @@ def shrunken_shares(
 ) -> tuple[FloatArray, FloatArray]:
     """Empirical-Bayes share of each child (cell) in its parent's (district's) count.
 
-    ``share = (y_c + k · prior_c) / (Y_parent + k)`` where ``prior_c`` is the child's prior share (its
-    share over all categories, or its area share) and ``k = strength`` the prior's weight in events.
-    Returns the shares and the gamma posterior shape ``y_c + k · prior_c``: a cell's count given its
-    parent's expected count is NB2 with dispersion ``(1 + alpha_parent)(1 + 1/shape) - 1``.
+    A gamma prior on each child's rate with shape ``k · m · prior_c`` (``m`` children in the parent,
+    ``prior_c`` the child's prior share within it — its share over all categories, or its area share —
+    and ``k = strength`` the prior's weight in events *per child*) gives the posterior share
+    ``(y_c + k m prior_c) / (Y_parent + k m)``. With a uniform prior every cell starts from ``k`` events,
+    so a cell with no history is neither certain to stay at zero nor wildly uncertain.
+    Returns the shares and the posterior shapes ``y_c + k m prior_c``: a cell's count given its parent's
+    expected count is NB2 with dispersion ``(1 + alpha_parent)(1 + 1/shape) - 1`` (:func:`cell_alpha`).
     """
     y = np.asarray(child_counts, dtype=float)
     prior = np.asarray(prior_share, dtype=float)
     parent_total = np.bincount(parent_of, weights=y)[parent_of]
-    shape = y + strength * prior
-    share = shape / (parent_total + strength)
+    children = np.bincount(parent_of)[parent_of].astype(float)
+    shape = y + strength * children * prior
+    share = shape / (parent_total + strength * children)
     return share, np.maximum(shape, 1e-9)
 
 
@@ -265,15 +306,77 @@ def cell_alpha(parent_alpha: FloatArray, shape: FloatArray) -> FloatArray:
 
 
 __all__ = [
+    "MAX_MOMENT_ALPHA",
     "NBFit",
     "cell_alpha",
     "design_matrix",
     "fit_nb",
     "holiday_day_numbers",
+    "nb_cdf_le",
     "nb_score",
     "nb_sf_ge",
     "nb_upper_p",
     "pearson_alpha",
+    "score_moments",
     "shrunken_shares",
     "window_alpha",
 ]
+
+
+_MOMENT_LOG_MU = np.linspace(np.log(1e-3), np.log(1e3), 97)
+MAX_MOMENT_ALPHA = 3.0
+_MOMENT_LOG_ALPHA = np.linspace(np.log(1e-4), np.log(MAX_MOMENT_ALPHA), 16)
+_MOMENT_Y_CAP = (
+    6000  # counts beyond are left out of the moment sums (renormalised); only huge alpha*mu reach it
+)
+
+
+def _moment_table() -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of :func:`nb_score` under NB2(mu, alpha) on a (log mu, log alpha) grid (cached)."""
+    cached = getattr(_moment_table, "_cache", None)
+    if cached is not None:
+        return cached
+    shape = (_MOMENT_LOG_MU.size, _MOMENT_LOG_ALPHA.size)
+    mean, var = np.zeros(shape), np.zeros(shape)
+    alpha = np.exp(_MOMENT_LOG_ALPHA)[:, None]
+    for i, mu in enumerate(np.exp(_MOMENT_LOG_MU)):
+        y_max = min(int(mu + 10 * np.sqrt(mu + alpha.max() * mu**2)) + 30, _MOMENT_Y_CAP)
+        cdf = nb_cdf_le(np.arange(-1, y_max, dtype=float)[None, :], np.array(mu), alpha)
+        pmf = np.clip(np.diff(cdf, axis=-1), 0.0, None)
+        # the score is the normal quantile of the mid-p lower tail; one CDF pass serves pmf and score
+        z = special.ndtri(np.clip(0.5 * (cdf[:, :-1] + cdf[:, 1:]), 1e-300, 1 - 1e-16))
+        total = pmf.sum(axis=-1)
+        mean[i] = (pmf * z).sum(axis=-1) / total
+        var[i] = (pmf * (z - mean[i][:, None]) ** 2).sum(axis=-1) / total
+    _moment_table._cache = (mean, var)  # type: ignore[attr-defined]
+    return mean, var
+
+
+def score_moments(mu: FloatArray, alpha: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of the standardised score :func:`nb_score` when the count follows NB2(mu, alpha).
+
+    Near zero the mid-p score is almost constant (variance → 0); spatial sums use these moments so
+    sparse cells neither dilute nor inflate their neighbourhood's statistic. Bilinear interpolation in
+    (log mu, log alpha) on a table computed once; mu beyond 1000 is treated as 1000 (variance ≈ 1).
+    """
+    mean_t, var_t = _moment_table()
+    lm = np.clip(np.log(np.maximum(np.asarray(mu, float), 1e-300)), _MOMENT_LOG_MU[0], _MOMENT_LOG_MU[-1])
+    la = np.clip(
+        np.log(np.maximum(np.asarray(alpha, float), 1e-300)), _MOMENT_LOG_ALPHA[0], _MOMENT_LOG_ALPHA[-1]
+    )
+    lm, la = np.broadcast_arrays(lm, la)
+    fi = (lm - _MOMENT_LOG_MU[0]) / (_MOMENT_LOG_MU[1] - _MOMENT_LOG_MU[0])
+    fj = (la - _MOMENT_LOG_ALPHA[0]) / (_MOMENT_LOG_ALPHA[1] - _MOMENT_LOG_ALPHA[0])
+    i = np.clip(np.floor(fi).astype(int), 0, _MOMENT_LOG_MU.size - 2)
+    j = np.clip(np.floor(fj).astype(int), 0, _MOMENT_LOG_ALPHA.size - 2)
+    di, dj = fi - i, fj - j
+
+    def interp(t: FloatArray) -> FloatArray:
+        return (
+            (1 - di) * (1 - dj) * t[i, j]
+            + di * (1 - dj) * t[i + 1, j]
+            + (1 - di) * dj * t[i, j + 1]
+            + di * dj * t[i + 1, j + 1]
+        )
+
+    return interp(mean_t), np.maximum(interp(var_t), 0.0)

@@ -27,7 +27,12 @@ from metrics.warnings.config import LEVEL_ORDER, RuleSpec
 from metrics.warnings.errors import WarningsConfigError
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
 }
 
 
@@ -48,10 +53,14 @@ class RuleHit:
 
 def _check(rule: RuleSpec) -> None:
     if rule.kind not in ("event", "counter", "share"):
-        raise WarningsConfigError(f"rule {rule.name!r}: kind must be event, counter or share, got {rule.kind!r}")
+        raise WarningsConfigError(
+            f"rule {rule.name!r}: kind must be event, counter or share, got {rule.kind!r}"
+        )
     for fld, op, _ in rule.conditions:
         if op not in _OPS:
-            raise WarningsConfigError(f"rule {rule.name!r}: condition on {fld!r} has op {op!r}; use one of {list(_OPS)}")
+            raise WarningsConfigError(
+                f"rule {rule.name!r}: condition on {fld!r} has op {op!r}; use one of {list(_OPS)}"
+            )
 
 
 def _matches(rule: RuleSpec, event: Mapping[str, Any]) -> bool:
@@ -69,7 +78,8 @@ def _matches(rule: RuleSpec, event: Mapping[str, Any]) -> bool:
 
 def evaluate_events(events: Iterable[Mapping[str, Any]], rules: Iterable[RuleSpec]) -> list[RuleHit]:
     """Event rules over validated events (mappings with ``stream``, ``id``, ``category``, ``district``,
-    ``grid_id`` and the stream's fields). The hit's area is the event's cell, else its district, else the city."""
+    ``grid_id`` and the stream's fields). The hit's area is the event's cell, else its district, else
+    the city."""
     chosen = [r for r in rules if r.kind == "event"]
     for r in chosen:
         _check(r)
@@ -88,18 +98,28 @@ def evaluate_events(events: Iterable[Mapping[str, Any]], rules: Iterable[RuleSpe
                 scope, target = "city", "city"
             first = r.conditions[0] if r.conditions else ("", "", 0)
             value = ev.get(first[0], 1)
-            hits.append(RuleHit(rule=r.name, level=LEVEL_ORDER.index(r.level) + 1, stream=r.stream,
-                                category=str(ev.get("category")), scope=scope, target=target,
-                                value=float(value) if isinstance(value, int | float) else 1.0,
-                                threshold=float(first[2]) if isinstance(first[2], int | float) else 1.0,
-                                event_id=str(ev.get("id"))))
+            hits.append(
+                RuleHit(
+                    rule=r.name,
+                    level=LEVEL_ORDER.index(r.level) + 1,
+                    stream=r.stream,
+                    category=str(ev.get("category")),
+                    scope=scope,
+                    target=target,
+                    value=float(value) if isinstance(value, int | float) else 1.0,
+                    threshold=float(first[2]) if isinstance(first[2], int | float) else 1.0,
+                    event_id=str(ev.get("id")),
+                )
+            )
     return hits
 
 
 def _categories(frame: pd.DataFrame, stream: str, category: str, measure: str) -> list[str]:
     prefix = f"{stream}."
     suffix = f".{measure}"
-    found = [c[len(prefix) : -len(suffix)] for c in frame.columns if c.startswith(prefix) and c.endswith(suffix)]
+    found = [
+        c[len(prefix) : -len(suffix)] for c in frame.columns if c.startswith(prefix) and c.endswith(suffix)
+    ]
     return found if category == "*" else [c for c in found if c == category]
 
 
@@ -117,9 +137,18 @@ def evaluate_counters(frame: pd.DataFrame, scope: str, rules: Iterable[RuleSpec]
             for cat in _categories(frame, r.stream, r.category, r.counter):
                 values = frame[f"{r.stream}.{cat}.{r.counter}"]
                 for target, v in values[values >= r.threshold].items():
-                    hits.append(RuleHit(rule=r.name, level=LEVEL_ORDER.index(r.level) + 1, stream=r.stream,
-                                        category=cat, scope=scope, target=str(target), value=float(v),
-                                        threshold=r.threshold))
+                    hits.append(
+                        RuleHit(
+                            rule=r.name,
+                            level=LEVEL_ORDER.index(r.level) + 1,
+                            stream=r.stream,
+                            category=cat,
+                            scope=scope,
+                            target=str(target),
+                            value=float(v),
+                            threshold=r.threshold,
+                        )
+                    )
         else:
             for cat in _categories(frame, r.stream, r.category, r.whole):
                 whole = frame[f"{r.stream}.{cat}.{r.whole}"]
@@ -129,9 +158,18 @@ def evaluate_counters(frame: pd.DataFrame, scope: str, rules: Iterable[RuleSpec]
                     share = 1.0 - share
                 fire = (whole >= max(r.min_whole, 1e-12)) & (share >= r.threshold)
                 for target in frame.index[fire]:
-                    hits.append(RuleHit(rule=r.name, level=LEVEL_ORDER.index(r.level) + 1, stream=r.stream,
-                                        category=cat, scope=scope, target=str(target),
-                                        value=float(share[target]), threshold=r.threshold))
+                    hits.append(
+                        RuleHit(
+                            rule=r.name,
+                            level=LEVEL_ORDER.index(r.level) + 1,
+                            stream=r.stream,
+                            category=cat,
+                            scope=scope,
+                            target=str(target),
+                            value=float(share[target]),
+                            threshold=r.threshold,
+                        )
+                    )
     return hits
 
 

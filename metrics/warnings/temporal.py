@@ -64,10 +64,10 @@ def ewma_span(lam: float) -> int:
 
 
 def _sliding(y: FloatArray, lag_lo: int, lag_hi: int, step: int) -> FloatArray:
-    """``(..., T, m)`` baseline values at lags lag_lo..lag_hi (in periods of ``step`` buckets); NaN before the start."""
+    """``(..., T, m)`` values at lags lag_lo..lag_hi periods of ``step`` buckets; NaN before the start."""
     lags = np.arange(lag_lo, lag_hi + 1) * step
     t = y.shape[-1]
-    padded = np.concatenate([np.full(y.shape[:-1] + (lags.max(),), np.nan), y], axis=-1)
+    padded = np.concatenate([np.full((*y.shape[:-1], lags.max()), np.nan), y], axis=-1)
     idx = np.arange(t)[:, None] + lags.max() - lags[None, :]
     return padded[..., idx]
 

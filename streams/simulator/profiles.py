@@ -386,7 +386,15 @@ TEXT_TEMPLATES: Final[dict[str, tuple[str, ...]]] = {
 """Hotline category -> ticket text templates. Slots: area (district name), spot, n. One template
 carries HTML markup on purpose: ticket text is untrusted and must never be rendered as HTML."""
 
-TEXT_SPOTS: Final[tuple[str, ...]] = ("某小区", "某路口", "市场旁", "地铁站附近", "工业园", "城中村", "学校门口")
+TEXT_SPOTS: Final[tuple[str, ...]] = (
+    "某小区",
+    "某路口",
+    "市场旁",
+    "地铁站附近",
+    "工业园",
+    "城中村",
+    "学校门口",
+)
 """Vague location phrases for ticket texts (no real addresses)."""
 
 

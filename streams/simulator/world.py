@@ -44,8 +44,12 @@ GUANGZHOU_CORES: Final[dict[str, tuple[tuple[float, float, float, float], ...]]]
     "440104": ((113.270, 23.125, 1.0, 2.0), (113.260, 23.148, 0.8, 1.5)),  # Beijing Rd, railway station
     "440105": ((113.270, 23.095, 1.0, 2.0), (113.320, 23.100, 0.7, 1.5), (113.365, 23.100, 0.6, 1.8)),
     "440106": ((113.325, 23.120, 1.0, 2.0), (113.330, 23.140, 0.9, 1.5), (113.380, 23.130, 0.6, 2.0)),
-    "440111": ((113.265, 23.170, 1.0, 2.5), (113.320, 23.190, 0.6, 2.0), (113.270, 23.250, 0.5, 2.5),
-               (113.290, 23.370, 0.25, 3.0)),  # Jingxi, Tonghe, Jiahe, Renhe
+    "440111": (
+        (113.265, 23.170, 1.0, 2.5),
+        (113.320, 23.190, 0.6, 2.0),
+        (113.270, 23.250, 0.5, 2.5),
+        (113.290, 23.370, 0.25, 3.0),
+    ),  # Jingxi, Tonghe, Jiahe, Renhe
     "440112": ((113.460, 23.100, 0.8, 2.5), (113.440, 23.170, 0.8, 2.5), (113.550, 23.200, 0.3, 2.5)),
     "440113": ((113.360, 22.940, 1.0, 3.0), (113.310, 23.010, 0.9, 2.5), (113.390, 23.060, 0.4, 1.5)),
     "440114": ((113.220, 23.400, 1.0, 3.0), (113.150, 23.450, 0.4, 2.0), (113.300, 23.390, 0.4, 2.0)),
@@ -191,12 +195,12 @@ def _within_district_weight(
         cores = GUANGZHOU_CORES.get(str(code))
         if cores is None:
             mid = members[
-                np.argmin((lon[members] - lon[members].mean()) ** 2 + (lat[members] - lat[members].mean()) ** 2)
+                np.argmin(
+                    (lon[members] - lon[members].mean()) ** 2 + (lat[members] - lat[members].mean()) ** 2
+                )
             ]
             extra = rng.choice(members, size=min(2, len(members)), replace=False)
-            cores = ((lon[mid], lat[mid], 1.0, 2.5),) + tuple(
-                (lon[c], lat[c], 0.4, 2.0) for c in np.sort(extra)
-            )
+            cores = ((lon[mid], lat[mid], 1.0, 2.5), *((lon[c], lat[c], 0.4, 2.0) for c in np.sort(extra)))
         w = np.zeros(len(members))
         for c_lon, c_lat, amp, sigma in cores:
             dx, dy = km_offsets(lon[members], lat[members], c_lon, c_lat)
@@ -237,7 +241,9 @@ def _scatter(
     return lon + d_lon, lat + d_lat
 
 
-def _places(world_cells: dict[str, np.ndarray], codes: np.ndarray, population: float, seed: int) -> pd.DataFrame:
+def _places(
+    world_cells: dict[str, np.ndarray], codes: np.ndarray, population: float, seed: int
+) -> pd.DataFrame:
     rng = _rng(seed, 0x91AC)
     rows = []
     for k, kind in enumerate(PLACE_KINDS):
@@ -245,19 +251,30 @@ def _places(world_cells: dict[str, np.ndarray], codes: np.ndarray, population: f
         w = world_cells["weight"] ** PLACE_GAMMA[kind]
         cells = _sample(rng, w, count)
         # keep places well inside their cell: half the scatter radius
-        lon, lat = _scatter(rng, world_cells["lon"][cells], world_cells["lat"][cells],
-                            0.5 * world_cells["jitter"][cells])
+        lon, lat = _scatter(
+            rng, world_cells["lon"][cells], world_cells["lat"][cells], 0.5 * world_cells["jitter"][cells]
+        )
         busy = rng.lognormal(0.0, 0.7, count)
         for i in range(count):
             code = str(codes[world_cells["district"][cells[i]]])
-            rows.append((f"{kind[:3].upper()}-{code}-{k}{i:04d}", kind, code, int(cells[i]),
-                         float(lon[i]), float(lat[i]), float(busy[i])))
+            rows.append(
+                (
+                    f"{kind[:3].upper()}-{code}-{k}{i:04d}",
+                    kind,
+                    code,
+                    int(cells[i]),
+                    float(lon[i]),
+                    float(lat[i]),
+                    float(busy[i]),
+                )
+            )
     places = pd.DataFrame(rows, columns=["place_id", "kind", "district_code", "cell", "lon", "lat", "weight"])
     return places.sort_values("place_id", kind="stable").reset_index(drop=True)
 
 
-def _cameras(cells: dict[str, np.ndarray], places: pd.DataFrame, codes: np.ndarray, population: float,
-             seed: int) -> pd.DataFrame:
+def _cameras(
+    cells: dict[str, np.ndarray], places: pd.DataFrame, codes: np.ndarray, population: float, seed: int
+) -> pd.DataFrame:
     rng = _rng(seed, 0xCA3E)
     count = max(10, round(population / 1e5 * CAMERAS_PER_100K))
     at_place = rng.random(count) < CAMERA_AT_PLACE_SHARE
@@ -291,8 +308,9 @@ def _cameras(cells: dict[str, np.ndarray], places: pd.DataFrame, codes: np.ndarr
     return cam
 
 
-def _generic_locations(cells: dict[str, np.ndarray], cell_district: np.ndarray, places: pd.DataFrame,
-                       stream: str) -> LocationTable:
+def _generic_locations(
+    cells: dict[str, np.ndarray], cell_district: np.ndarray, places: pd.DataFrame, stream: str
+) -> LocationTable:
     n_cells = len(cells["lon"])
     cum = []
     place_kind = places["kind"].to_numpy()
@@ -318,7 +336,9 @@ def _generic_locations(cells: dict[str, np.ndarray], cell_district: np.ndarray, 
         lat=np.concatenate([cells["lat"], places["lat"].to_numpy()]),
         cell=np.concatenate([np.arange(n_cells), places["cell"].to_numpy()]),
         # events at a place scatter over 50 m (one site), inside the place's cell
-        jitter_km=np.concatenate([cells["jitter"], np.minimum(0.05, cells["jitter"][places["cell"].to_numpy()])]),
+        jitter_km=np.concatenate(
+            [cells["jitter"], np.minimum(0.05, cells["jitter"][places["cell"].to_numpy()])]
+        ),
         camera=np.full(n_cells + len(places), -1),
         cum=tuple(cum),
     )
@@ -348,11 +368,34 @@ def _callers(seed: int, population: float) -> tuple[np.ndarray, np.ndarray]:
     """Fake mobile numbers (random digits behind common prefixes) with heavy-tailed call frequency."""
     rng = _rng(seed, 0xCA11)
     n = max(1000, round(population / 400))
-    prefixes = np.array(["138", "139", "135", "136", "137", "150", "151", "158", "159", "186", "187",
-                         "188", "189", "177", "180", "181", "133", "153", "199"])
+    prefixes = np.array(
+        [
+            "138",
+            "139",
+            "135",
+            "136",
+            "137",
+            "150",
+            "151",
+            "158",
+            "159",
+            "186",
+            "187",
+            "188",
+            "189",
+            "177",
+            "180",
+            "181",
+            "133",
+            "153",
+            "199",
+        ]
+    )
     pre = prefixes[rng.integers(0, len(prefixes), n)]
     rest = rng.integers(0, 10**8, n)
-    numbers = np.array([f"{p}{r:08d}" for p, r in zip(pre.tolist(), rest.tolist(), strict=True)], dtype=object)
+    numbers = np.array(
+        [f"{p}{r:08d}" for p, r in zip(pre.tolist(), rest.tolist(), strict=True)], dtype=object
+    )
     # a few frequent callers, many one-off ones
     weights = 1.0 / np.arange(1, n + 1) ** 0.9
     return numbers, np.cumsum(weights)
@@ -364,11 +407,15 @@ def build_world(districts: pd.DataFrame, grids: pd.DataFrame, seed: int) -> Worl
     Args:
         districts: indexed by district_code; columns population (0 = unknown), area_km2, name_zh, name_en.
         grids: indexed by grid_id; columns district_code, lon, lat (GCJ-02 centroid), area_km2, and
-            optionally boundary (cell crosses the city outline).
+            optionally boundary (cell crosses the city outline) and placeable (False: the centroid does not
+            place back into the cell, so no event is put there).
         seed: the run's seed; the same seed and tables give the same world.
     """
     districts = districts.sort_index()
-    grids = grids[grids["district_code"].isin(districts.index)].sort_index()
+    grids = grids[grids["district_code"].isin(districts.index)]
+    if "placeable" in grids.columns:
+        grids = grids[grids["placeable"].to_numpy(dtype=bool)]
+    grids = grids.sort_index()
     if grids.empty:
         raise ValueError("the city model has no grid cell inside a district; cannot place events")
     codes = districts.index.to_numpy().astype(str).astype(object)
@@ -396,7 +443,9 @@ def build_world(districts: pd.DataFrame, grids: pd.DataFrame, seed: int) -> Worl
     cell_ids = grids.index.to_numpy().astype(object)
     places.insert(4, "grid_id", cell_ids[places["cell"].to_numpy()])
     cameras.insert(4, "grid_id", cell_ids[cameras["cell"].to_numpy()])
-    locations = {s: _generic_locations(cells, cell_district, places, s) for s in ("incidents", "hotline", "hazards")}
+    locations = {
+        s: _generic_locations(cells, cell_district, places, s) for s in ("incidents", "hotline", "hazards")
+    }
     locations["surveillance"] = _camera_locations(cameras)
     callers, caller_cum = _callers(seed, population)
     table = districts.copy()

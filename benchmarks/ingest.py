@@ -1,0 +1,118 @@
+"""Ingestion throughput: one consumer process, broker to committed Redis state, against a bare consumer.
+
+Runs with no argument on a bare machine (starts embedded Redis and Kafka). Pre-produces 200,000 mixed
+events (three streams, stage updates, resends, bad records), then in the same run measures
+1. the baseline: a bare kafka-python consumer reading the same topics and doing nothing, and
+2. Red Kapok's consumer: validate, place, plan, apply (Lua) and dead-letter, until Redis holds every record.
+Both rates exclude the group join (timed from the first record to the last). Last line: JSON figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kafka import KafkaConsumer  # noqa: E402
+
+from geo.city import load_city  # noqa: E402
+from kapok.embedded import create_topics, embedded_services  # noqa: E402
+from kapok.settings import load_settings  # noqa: E402
+from metrics.connect import make_redis  # noqa: E402
+from metrics.store import MetricsStore  # noqa: E402
+from streams.consumer import StreamConsumer  # noqa: E402
+from streams.kafka_io import make_producer  # noqa: E402
+from tests.workload import mixed_workload  # noqa: E402
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bare_rate(bootstrap: str, topics: list[str], total: int) -> float:
+    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=f"bare-{uuid.uuid4().hex[:6]}",
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             max_poll_interval_ms=10000, max_poll_records=5000,
+                             fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=4 * 1024 * 1024)
+    seen, first = 0, None
+    while seen < total:
+        polled = consumer.poll(timeout_ms=500)
+        for records in polled.values():
+            if first is None:
+                first = time.perf_counter()
+            seen += len(records)
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    consumer.close(autocommit=False)
+    return total / elapsed
+
+
+def main() -> None:
+    with embedded_services() as svc:
+        prefix = "bench" + uuid.uuid4().hex[:6]
+        topics = {s: f"{prefix}-{s}" for s in ("incidents", "surveillance", "hotline", "hazards", "deadletter")}
+        settings = load_settings(
+            kafka_bootstrap=svc.kafka_bootstrap, redis_url=svc.redis_url, key_prefix=prefix,
+            topic_incidents=topics["incidents"], topic_surveillance=topics["surveillance"],
+            topic_hotline=topics["hotline"], topic_hazards=topics["hazards"],
+            topic_deadletter=topics["deadletter"], consumer_group=f"{prefix}-g",
+        )
+        create_topics(svc.kafka_bootstrap, list(topics.values()), 4)
+        city = load_city(settings)
+        say(f"generating {N} mixed records")
+        records, truth = mixed_workload(city, N, seed=1, now=time.time())
+        total = len(records)
+        say(f"producing {total} records")
+        producer = make_producer(settings)
+        for stream, key, value in records:
+            producer.send(topics[stream], key=key.encode(), value=value)
+        producer.flush()
+        producer.close()
+
+        say("baseline: bare kafka-python consumer")
+        baseline = bare_rate(svc.kafka_bootstrap, [topics[s] for s in ("incidents", "surveillance", "hotline")],
+                             total)
+        say(f"  {baseline:,.0f} records/s")
+
+        say("red kapok consumer")
+        store = MetricsStore(make_redis(settings), prefix=prefix)
+        consumer = StreamConsumer(settings, city, store)
+        stop = threading.Event()
+        runner = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+        runner.start()
+        first = last = None
+        done = 0
+        while done < total:
+            stats = store.stats()
+            done = sum(stats["accepted"].values()) + stats["duplicates"] + sum(stats["deadletter"].values())
+            if done and first is None:
+                first = time.perf_counter()
+                first_done = done
+            time.sleep(0.02)
+        last = time.perf_counter()
+        stop.set()
+        runner.join(timeout=30)
+        rate = (total - first_done) / (last - first) if first and last > first else float("nan")
+        say(f"  {rate:,.0f} records/s; conflicts {consumer.stats.conflicts}")
+        exact = (stats["accepted"]["incidents"] == truth.accepted["incidents"]
+                 and stats["duplicates"] == truth.duplicates)
+        say(f"  counts exact: {exact}")
+        batch = sorted(consumer.stats.batch_seconds)
+        print(json.dumps({
+            "events_per_s": round(rate),
+            "baseline_events_per_s": round(baseline),
+            "ratio": round(rate / baseline, 3),
+            "records": total,
+            "batch_p50_ms": round(1000 * batch[len(batch) // 2], 1) if batch else None,
+            "counts_exact": exact,
+        }))
+
+
+if __name__ == "__main__":
+    main()

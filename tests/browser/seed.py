@@ -1,0 +1,58 @@
+"""A little real data for the dashboard tests: hand-written records at known Guangzhou places, written
+into the store through the consumers' own pipeline (validate → place → plan → apply)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from geo.city import CityModel
+from kapok.settings import Settings
+from metrics.store import MetricsStore
+from streams.backfill import StoreSink
+from streams.pipeline import Ingestor
+
+#: (name, lon, lat), GCJ-02.
+PLACES = (
+    ("tianhe_sports_centre", 113.3245, 23.1385),
+    ("beijing_road", 113.2695, 23.1252),
+    ("canton_tower", 113.3245, 23.1064),
+    ("shangxiajiu", 113.2441, 23.1183),
+    ("panyu_square", 113.3840, 22.9375),
+)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def records(now: float) -> list[tuple[str, str, dict]]:
+    """(stream, key, record): incidents, camera alerts and hotline tickets over the last two days and
+    the same hour a week ago, with a hotline caller and free text (personal data the pages must mask)."""
+    out: list[tuple[str, str, dict]] = []
+    for i, (name, lon, lat) in enumerate(PLACES):
+        for k in range(6):
+            ts = now - 600 - k * 3 * 3600 - i * 300
+            out.append(("incidents", f"inc-{name}-{k}", {
+                "id": f"inc-{name}-{k}", "ts": _iso(ts), "lon": lon, "lat": lat,
+                "category": ("theft", "fight", "traffic_accident", "dispute")[k % 4], "severity": 1 + (k % 4)}))
+        out.append(("surveillance", f"cam-{name}", {
+            "id": f"cam-{name}", "ts": _iso(now - 900 - i * 60), "lon": lon, "lat": lat,
+            "category": "crowd_gathering", "camera_id": f"cam-{i}", "confidence": 0.93}))
+        out.append(("hotline", f"tk-{name}", {
+            "id": f"tk-{name}", "ts": _iso(now - 1800 - i * 120), "lon": lon, "lat": lat,
+            "category": "noise", "caller_phone": f"1381234{i:04d}",
+            "text": "<script>alert('x')</script> 楼下装修噪音"}))
+        out.append(("incidents", f"inc-{name}-lastweek", {
+            "id": f"inc-{name}-lastweek", "ts": _iso(now - 7 * 86400 - 1200), "lon": lon, "lat": lat,
+            "category": "theft", "severity": 2}))
+    return out
+
+
+def seed(settings: Settings, city: CityModel, store: MetricsStore, now: float) -> int:
+    """Write :func:`records` into ``store``; returns the number accepted."""
+    sink = StoreSink(Ingestor(settings, city, store), partitions=1)
+    for stream, key, record in records(now):
+        sink.send(stream, key, json.dumps(record, ensure_ascii=False).encode())
+    sink.close()
+    return sink.accepted
