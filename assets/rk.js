@@ -90,15 +90,23 @@
     }
   }
 
-  function attachClick(graphId, url) {
-    const holder = document.getElementById(graphId);
-    const gd = holder && holder.querySelector(".js-plotly-plot");
-    if (!gd || gd._rkClick) return;
+  function attachClick(gd, url) {
+    if (gd._rkClick) return;
     gd._rkClick = true;
+    // Plotly covers the page while a button is down (for dragging), so the click event never reaches the
+    // graph: a press and release on the same spot of the plot area is the click.
     let down = null;
-    gd.addEventListener("mousedown", function (e) { down = [e.clientX, e.clientY]; }, true);
-    gd.addEventListener("click", function (e) {
-      if (!down || Math.abs(e.clientX - down[0]) > 4 || Math.abs(e.clientY - down[1]) > 4) return;
+    gd.addEventListener("mousedown", function (e) {
+      down = e.button === 0 ? [e.clientX, e.clientY] : null;
+    }, true);
+    const onUp = function (e) {
+      const start = down;
+      down = null;
+      if (!document.body.contains(gd)) {  // the page was left: let the old graph go
+        window.removeEventListener("mouseup", onUp, true);
+        return;
+      }
+      if (!start || Math.abs(e.clientX - start[0]) > 4 || Math.abs(e.clientY - start[1]) > 4) return;
       const drag = gd.querySelector(".nsewdrag");
       const layout = gd._fullLayout;
       const geo = geometryCache[gd._rkGeometryUrl || url];
@@ -109,7 +117,8 @@
       const lat = layout.yaxis.p2l(e.clientY - box.top);
       const id = cellAt(geo, gd._rkClasses, lon, lat);
       if (id !== null) window.dash_clientside.set_props("grid-selected", { data: id });
-    }, true);
+    };
+    window.addEventListener("mouseup", onUp, true);
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -200,12 +209,20 @@
             uirevision: "grid-" + (payload.bounds ? payload.bounds.join(",") : "all"),
           },
         };
-        setTimeout(function () {
-          attachClick("grid-map", spec.url);
+        // the graph's plot element appears only once its (lazily loaded) code has drawn: wait for it
+        let tries = 0;
+        const bind = function () {
           const holder = document.getElementById("grid-map");
           const gd = holder && holder.querySelector(".js-plotly-plot");
-          if (gd) { gd._rkClasses = classes; gd._rkGeometryUrl = spec.url; }
-        }, 0);
+          if (!gd) {
+            if (tries++ < 100) setTimeout(bind, 100);
+            return;
+          }
+          gd._rkClasses = classes;
+          gd._rkGeometryUrl = spec.url;
+          attachClick(gd, spec.url);
+        };
+        setTimeout(bind, 0);
         return figure;
       },
 

@@ -9,14 +9,17 @@ Both rates exclude the group join (timed from the first record to the last). Las
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-import threading
-import time
-import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, this folder would come first on the path and benchmarks/warnings.py would shadow the
+# standard library's ``warnings``: put the repository root there instead, before any other import.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import json  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
 
 from kafka import KafkaConsumer  # noqa: E402
 
@@ -103,6 +106,10 @@ def main() -> None:
         exact = (stats["accepted"]["incidents"] == truth.accepted["incidents"]
                  and stats["duplicates"] == truth.duplicates)
         say(f"  counts exact: {exact}")
+        say("  where the time goes (s): " + ", ".join(
+            f"{k} {v:.1f}" for k, v in sorted(consumer.stats.phase_seconds.items())))
+        say(f"  batches {consumer.stats.batches}, mean records per batch "
+            f"{consumer.stats.records / max(1, consumer.stats.batches):.0f}")
         batch = sorted(consumer.stats.batch_seconds)
         print(json.dumps({
             "events_per_s": round(rate),

@@ -13,10 +13,11 @@ import dash
 from dash import Dash, dcc, html
 from flask import Response, request
 
-from dashboard import context, gridmap
+from dashboard import auth, context, gridmap
 from dashboard.api import install_error_handlers, make_api
 from dashboard.data import Dashboard
 from dashboard.i18n import COOKIE, LANGS
+from dashboard.security import install_security
 from geo.city import CityModel
 from kapok.settings import PROJECT_ROOT, Settings
 from metrics.store import MetricsStore
@@ -74,6 +75,8 @@ def create_app(settings: Settings, store: MetricsStore, city: CityModel) -> Dash
         title="红棉 Red Kapok",
         update_title=None,
         suppress_callback_exceptions=True,
+        csrf_token_name=auth.CSRF_COOKIE,
+        csrf_header_name=auth.CSRF_HEADER,
     )
     # Pages draw their own shell (navigation, language): it depends on the page's language and kiosk mode.
     app.layout = html.Div([dcc.Location(id="url"), dash.page_container], className="app")
@@ -108,4 +111,5 @@ def create_app(settings: Settings, store: MetricsStore, city: CityModel) -> Dash
 
     install_error_handlers(server)
     server.register_blueprint(make_api(data, kafka_bootstrap=settings.kafka_bootstrap))
+    install_security(app, settings, store, city)
     return app

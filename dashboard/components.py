@@ -15,7 +15,10 @@ from dashboard.i18n import COOKIE, Lang, lang_of, t
 
 #: Navigation entries: (path, label key).
 NAV: tuple[tuple[str, str], ...] = (
-    ("/", "nav.wall"), ("/rankings", "nav.rankings"), ("/grids", "nav.grids"), ("/warnings", "nav.warnings"),
+    ("/", "nav.wall"),
+    ("/rankings", "nav.rankings"),
+    ("/grids", "nav.grids"),
+    ("/warnings", "nav.warnings"),
 )
 
 
@@ -40,32 +43,54 @@ def is_on(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def make_shell(body: Any, *, lang: Lang, path: str, query: Mapping[str, str] | None = None,
-               kiosk: bool = False, page_class: str = "") -> html.Div:
+def make_shell(
+    body: Any,
+    *,
+    lang: Lang,
+    path: str,
+    query: Mapping[str, str] | None = None,
+    kiosk: bool = False,
+    page_class: str = "",
+) -> html.Div:
     """A page: top bar (navigation, language switch, login note) unless ``kiosk``, and the body."""
     query = {k: v for k, v in (query or {}).items() if v is not None and k != "lang"}
     other: Lang = "en" if lang == "zh" else "zh"
     children: list[Any] = [dcc.Store(id=ids.LANG, data=lang)]
     if not kiosk:
         auth_off = server_option("RK_AUTH_OFF", False)
-        children.append(html.Header(
-            [
-                html.Span(t("brand", lang), className="brand"),
-                html.Nav(
-                    [dcc.Link(t(key, lang), href=href,
-                              className="nav-link active" if _active(href, path) else "nav-link")
-                     for href, key in NAV],
-                    id=ids.NAV, **{"aria-label": t("brand", lang)},
-                ),
-                html.Span(t("auth.off", lang) if auth_off else "", className="auth-off"),
-                html.A(t("lang.switch", lang), id=ids.LANG_SWITCH, className="lang-switch",
-                       href=f"{path}?{urlencode({**query, 'lang': other})}", lang=other,
-                       title=t("lang.switch.label", lang)),
-            ],
-            className="topbar",
-        ))
+        children.append(
+            html.Header(
+                [
+                    html.Span(t("brand", lang), className="brand"),
+                    html.Nav(
+                        [
+                            dcc.Link(
+                                t(key, lang),
+                                href=href,
+                                className="nav-link active" if _active(href, path) else "nav-link",
+                            )
+                            for href, key in NAV
+                        ],
+                        id=ids.NAV,
+                        **{"aria-label": t("brand", lang)},
+                    ),
+                    html.Span(t("auth.off", lang) if auth_off else "", className="auth-off"),
+                    html.A(
+                        t("lang.switch", lang),
+                        id=ids.LANG_SWITCH,
+                        className="lang-switch",
+                        href=f"{path}?{urlencode({**query, 'lang': other})}",
+                        lang=other,
+                        title=t("lang.switch.label", lang),
+                    ),
+                ],
+                className="topbar",
+            )
+        )
     children.append(html.Main(body, className=f"page {page_class}".strip()))
-    return html.Div(children, id=ids.SHELL, className="shell kiosk" if kiosk else "shell", lang=_html_lang(lang))
+    return html.Div(
+        children, id=ids.SHELL, className="shell kiosk" if kiosk else "shell", lang=_html_lang(lang)
+    )
 
 
 def _html_lang(lang: Lang) -> str:
@@ -81,8 +106,9 @@ def make_level_badge(level: str | None, lang: Lang) -> html.Span:
     if level not in theme.INDEX_LEVEL_COLOURS:
         return html.Span("–", className="badge badge-none")
     fill = theme.INDEX_LEVEL_COLOURS[level]
-    return html.Span(t(f"level.{level}", lang), className="badge",
-                     style={"background": fill, "color": theme.text_on(fill)})
+    return html.Span(
+        t(f"level.{level}", lang), className="badge", style={"background": fill, "color": theme.text_on(fill)}
+    )
 
 
 def make_warning_badge(level: str | None, lang: Lang) -> html.Span:
@@ -90,28 +116,51 @@ def make_warning_badge(level: str | None, lang: Lang) -> html.Span:
     if level not in theme.WARNING_COLOURS:
         return html.Span(t("wlevel.none", lang), className="badge badge-none")
     fill = theme.WARNING_COLOURS[level]
-    return html.Span(t(f"wlevel.{level}", lang), className=f"badge wbadge-{level}",
-                     style={"background": fill, "color": theme.text_on(fill)})
+    return html.Span(
+        t(f"wlevel.{level}", lang),
+        className=f"badge wbadge-{level}",
+        style={"background": fill, "color": theme.text_on(fill)},
+    )
 
 
 def make_legend(entries: Sequence[tuple[str, str]], *, title: str, element_id: str | None = None) -> html.Div:
     """A legend of (colour, label) swatches: the map's colours said in words."""
     kwargs = {"id": element_id} if element_id else {}
     return html.Div(
-        [html.Span(title, className="legend-title"),
-         *(html.Span([html.Span(className="swatch", style={"background": colour}), html.Span(label)],
-                     className="legend-item") for colour, label in entries)],
-        className="legend", role="list", **kwargs,
+        [
+            html.Span(title, className="legend-title"),
+            *(
+                html.Span(
+                    [html.Span(className="swatch", style={"background": colour}), html.Span(label)],
+                    className="legend-item",
+                )
+                for colour, label in entries
+            ),
+        ],
+        className="legend",
+        role="list",
+        **kwargs,
     )
 
 
-def make_counter(stream: str, lang: Lang, *, value: str = "–", change: str = "", trend: str = "none",
-                 ) -> html.Div:
+def make_counter(
+    stream: str,
+    lang: Lang,
+    *,
+    value: str = "–",
+    change: str = "",
+    trend: str = "none",
+) -> html.Div:
     """A big live counter of a stream: its value and its change (the page's refresh updates both)."""
     return html.Div(
         [
-            html.Div([html.Span(className="stream-dot", style={"background": theme.STREAM_COLOURS[stream]}),
-                      t(f"stream.{stream}", lang)], className="counter-label"),
+            html.Div(
+                [
+                    html.Span(className="stream-dot", style={"background": theme.STREAM_COLOURS[stream]}),
+                    t(f"stream.{stream}", lang),
+                ],
+                className="counter-label",
+            ),
             html.Div(value, id=ids.wall_count(stream), className="counter-value"),
             html.Div(change, id=ids.wall_change(stream), className=f"counter-change trend-{trend}"),
         ],
@@ -119,8 +168,14 @@ def make_counter(stream: str, lang: Lang, *, value: str = "–", change: str = "
     )
 
 
-def make_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None,
-               element_id: str | None = None, class_name: str = "table") -> html.Table:
+def make_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    element_id: str | None = None,
+    class_name: str = "table",
+) -> html.Table:
     """A plain, accessible HTML table (header cells with scope, optional caption)."""
     kwargs = {"id": element_id} if element_id else {}
     parts: list[Any] = []
@@ -136,13 +191,26 @@ def make_notice(text: str, *, kind: str = "info") -> html.Div:
     return html.Div(text, className=f"notice notice-{kind}", role="status")
 
 
-def make_dropdown(element_id: str, options: Sequence[tuple[str, str]], value: str | None, *, label: str,
-                  clearable: bool = False) -> html.Div:
+def make_dropdown(
+    element_id: str,
+    options: Sequence[tuple[str, str]],
+    value: str | None,
+    *,
+    label: str,
+    clearable: bool = False,
+) -> html.Div:
     """A labelled dropdown of (value, label) options."""
     return html.Div(
-        [html.Label(label, htmlFor=element_id, className="control-label"),
-         dcc.Dropdown(id=element_id, options=[{"value": v, "label": lab} for v, lab in options], value=value,
-                      clearable=clearable, className="dropdown")],
+        [
+            html.Label(label, htmlFor=element_id, className="control-label"),
+            dcc.Dropdown(
+                id=element_id,
+                options=[{"value": v, "label": lab} for v, lab in options],
+                value=value,
+                clearable=clearable,
+                className="dropdown",
+            ),
+        ],
         className="control",
     )
 

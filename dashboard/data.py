@@ -161,8 +161,8 @@ class Dashboard:
     def stream_counts(self, start: float, end: float) -> dict[str, int]:
         """City-wide events (first-stage records) per stream over ``[start, end)``, hazards included."""
         frame = self.store.window_frame("city", start, end, streams=ALL_STREAMS)
-        return {s: int(sum(frame[c].sum() for c in frame.columns if c.startswith(f"{s}.") and c.endswith(".n")))
-                for s in ALL_STREAMS}
+        events = _stream_events(frame)
+        return {s: int(events[s].sum()) for s in ALL_STREAMS}
 
     def grid_frame(self, start: float, end: float) -> pd.DataFrame:
         """Grid counters summed over ``[start, end)`` (cells x ``stream.category.measure``)."""

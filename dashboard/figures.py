@@ -41,9 +41,19 @@ def empty_figure(message: str) -> dict[str, Any]:
     """A figure that says, in the middle, why there is nothing to draw."""
     layout = base_layout(legend=False)
     layout.update(
-        xaxis={"visible": False}, yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5,
-                      "y": 0.5, "font": {"size": 18, "color": theme.MUTED}}],
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 18, "color": theme.MUTED},
+            }
+        ],
     )
     return {"data": [], "layout": layout}
 
@@ -73,12 +83,24 @@ def map_axes(bounds: Sequence[float]) -> dict[str, Any]:
     hidden = {"visible": False, "showgrid": False, "zeroline": False, "fixedrange": False}
     return {
         "xaxis": {**hidden, "range": [x0, x1], "constrain": "domain"},
-        "yaxis": {**hidden, "range": [y0, y1], "scaleanchor": "x", "scaleratio": ratio, "constrain": "domain"},
+        "yaxis": {
+            **hidden,
+            "range": [y0, y1],
+            "scaleanchor": "x",
+            "scaleratio": ratio,
+            "constrain": "domain",
+        },
     }
 
 
-def district_map(polygons: Mapping[str, tuple[list, list]], fills: Mapping[str, str],
-                 hover: Mapping[str, str], bounds: Sequence[float], *, uirevision: str) -> dict[str, Any]:
+def district_map(
+    polygons: Mapping[str, tuple[list, list]],
+    fills: Mapping[str, str],
+    hover: Mapping[str, str],
+    bounds: Sequence[float],
+    *,
+    uirevision: str,
+) -> dict[str, Any]:
     """Districts as filled polygons, one trace per district (so a refresh patches only ``fillcolor``).
 
     ``fills`` and ``hover``: district code -> colour and hover text; trace ``i`` is the ``i``-th code of
@@ -86,12 +108,22 @@ def district_map(polygons: Mapping[str, tuple[list, list]], fills: Mapping[str, 
     """
     data = []
     for code, (xs, ys) in polygons.items():
-        data.append({
-            "type": "scatter", "mode": "lines", "x": xs, "y": ys, "fill": "toself",
-            "fillcolor": fills.get(code, theme.NO_DATA), "line": {"color": theme.BACKGROUND, "width": 1.5},
-            "hoveron": "fills", "name": hover.get(code, code), "text": hover.get(code, code),
-            "hoverinfo": "text", "showlegend": False,
-        })
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": xs,
+                "y": ys,
+                "fill": "toself",
+                "fillcolor": fills.get(code, theme.NO_DATA),
+                "line": {"color": theme.BACKGROUND, "width": 1.5},
+                "hoveron": "fills",
+                "name": hover.get(code, code),
+                "text": hover.get(code, code),
+                "hoverinfo": "text",
+                "showlegend": False,
+            }
+        )
     layout = base_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=False)
     layout.update(map_axes(bounds), uirevision=uirevision, dragmode=False)
     return {"data": data, "layout": layout}
@@ -102,8 +134,10 @@ def district_map(polygons: Mapping[str, tuple[list, list]], fills: Mapping[str, 
 
 def local_times(index: pd.Index) -> list[str]:
     """UTC timestamps as city-time strings (Plotly draws date strings as given, without time zones)."""
-    return [ts.tz_convert(CITY_TZ).strftime("%Y-%m-%d %H:%M") if ts.tzinfo else ts.strftime("%Y-%m-%d %H:%M")
-            for ts in pd.DatetimeIndex(index)]
+    return [
+        ts.tz_convert(CITY_TZ).strftime("%Y-%m-%d %H:%M") if ts.tzinfo else ts.strftime("%Y-%m-%d %H:%M")
+        for ts in pd.DatetimeIndex(index)
+    ]
 
 
 def local_time(ts: float) -> str:
@@ -111,34 +145,57 @@ def local_time(ts: float) -> str:
 
 
 def _time_axis(lang: Lang) -> dict[str, Any]:
-    return {"type": "date", "tickformat": _TICK_FORMAT[lang], "hoverformat": _TIME_FORMAT[lang],
-            "gridcolor": theme.GRIDLINE, "linecolor": theme.GRIDLINE}
+    return {
+        "type": "date",
+        "tickformat": _TICK_FORMAT[lang],
+        "hoverformat": _TIME_FORMAT[lang],
+        "gridcolor": theme.GRIDLINE,
+        "linecolor": theme.GRIDLINE,
+    }
 
 
-def stream_trend(frame: pd.DataFrame, lang: Lang, *, uirevision: str, y_title: str | None = None,
-                 stacked: bool = False) -> dict[str, Any]:
+def stream_trend(
+    frame: pd.DataFrame, lang: Lang, *, uirevision: str, y_title: str | None = None, stacked: bool = False
+) -> dict[str, Any]:
     """Events per time bucket, one line per stream column of ``frame`` (time-indexed, UTC)."""
     if frame.empty:
         return empty_figure(t("no_data", lang))
     x = local_times(frame.index)
     data = []
     for stream in frame.columns:
-        trace = {"type": "scatter", "mode": "lines", "name": t(f"stream.{stream}", lang), "x": x,
-                 "y": [float(v) for v in frame[stream].tolist()],
-                 "line": {"color": theme.STREAM_COLOURS.get(stream, theme.TEXT), "width": 2},
-                 "hovertemplate": "%{y:,.0f}"}
+        trace = {
+            "type": "scatter",
+            "mode": "lines",
+            "name": t(f"stream.{stream}", lang),
+            "x": x,
+            "y": [float(v) for v in frame[stream].tolist()],
+            "line": {"color": theme.STREAM_COLOURS.get(stream, theme.TEXT), "width": 2},
+            "hovertemplate": "%{y:,.0f}",
+        }
         if stacked:
             trace["stackgroup"] = "events"
         data.append(trace)
     layout = base_layout()
-    layout.update(xaxis=_time_axis(lang), uirevision=uirevision, hovermode="x unified",
-                  yaxis={"gridcolor": theme.GRIDLINE, "rangemode": "tozero", "tickformat": ",d",
-                         "title": {"text": y_title} if y_title else None})
+    layout.update(
+        xaxis=_time_axis(lang),
+        uirevision=uirevision,
+        hovermode="x unified",
+        yaxis={
+            "gridcolor": theme.GRIDLINE,
+            "rangemode": "tozero",
+            "tickformat": ",~g",
+            "title": {"text": y_title} if y_title else None,
+        },
+    )
     return {"data": data, "layout": layout}
 
 
-def index_trend(history: pd.DataFrame, lang: Lang, *, thresholds: Sequence[float] = (80.0, 65.0, 50.0),
-                ) -> dict[str, Any]:
+def index_trend(
+    history: pd.DataFrame,
+    lang: Lang,
+    *,
+    thresholds: Sequence[float] = (80.0, 65.0, 50.0),
+) -> dict[str, Any]:
     """An entity's index over time with the level thresholds as dotted lines; ``history`` has columns
     ``time`` (UTC) and ``score``."""
     if history.empty:
@@ -148,29 +205,58 @@ def index_trend(history: pd.DataFrame, lang: Lang, *, thresholds: Sequence[float
     layout.update(
         xaxis=_time_axis(lang),
         yaxis={"range": [0, 100], "gridcolor": theme.GRIDLINE, "title": {"text": t("index", lang)}},
-        shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": v, "y1": v,
-                 "line": {"color": theme.MUTED, "width": 1, "dash": "dot"}} for v in thresholds],
+        shapes=[
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": v,
+                "y1": v,
+                "line": {"color": theme.MUTED, "width": 1, "dash": "dot"},
+            }
+            for v in thresholds
+        ],
         uirevision="index-trend",
     )
-    trace = {"type": "scatter", "mode": "lines+markers", "x": x,
-             "y": [None if pd.isna(v) else round(float(v), 1) for v in history["score"]],
-             "line": {"color": theme.INDEX_LEVEL_COLOURS["A"], "width": 2}, "name": t("index", lang),
-             "hovertemplate": "%{y:.1f}<extra></extra>"}
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "x": x,
+        "y": [None if pd.isna(v) else round(float(v), 1) for v in history["score"]],
+        "line": {"color": theme.INDEX_LEVEL_COLOURS["A"], "width": 2},
+        "name": t("index", lang),
+        "hovertemplate": "%{y:.1f}<extra></extra>",
+    }
     return {"data": [trace], "layout": layout}
 
 
-def contributions_bar(contributions: Mapping[str, float], labels: Mapping[str, str], lang: Lang,
-                      ) -> dict[str, Any]:
+def contributions_bar(
+    contributions: Mapping[str, float],
+    labels: Mapping[str, str],
+    lang: Lang,
+) -> dict[str, Any]:
     """Horizontal bars of each indicator's points in the score, largest at the top."""
-    items = sorted(((k, float(v)) for k, v in contributions.items() if v is not None and not math.isnan(v)),
-                   key=lambda kv: kv[1])
+    items = sorted(
+        ((k, float(v)) for k, v in contributions.items() if v is not None and not math.isnan(v)),
+        key=lambda kv: kv[1],
+    )
     if not items:
         return empty_figure(t("no_index", lang))
     layout = base_layout(margin={"l": 260, "r": 20, "t": 10, "b": 40}, legend=False)
-    layout.update(xaxis={"gridcolor": theme.GRIDLINE, "zeroline": True, "zerolinecolor": theme.MUTED},
-                  yaxis={"automargin": True}, uirevision="drivers")
-    trace = {"type": "bar", "orientation": "h", "y": [labels.get(k, k) for k, _ in items],
-             "x": [round(v, 2) for _, v in items],
-             "marker": {"color": [theme.SCORE_CLASSES[-1] if v >= 0 else theme.SCORE_CLASSES[0] for _, v in items]},
-             "hovertemplate": "%{y}: %{x:.2f}<extra></extra>"}
+    layout.update(
+        xaxis={"gridcolor": theme.GRIDLINE, "zeroline": True, "zerolinecolor": theme.MUTED},
+        yaxis={"automargin": True},
+        uirevision="drivers",
+    )
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "y": [labels.get(k, k) for k, _ in items],
+        "x": [round(v, 2) for _, v in items],
+        "marker": {
+            "color": [theme.SCORE_CLASSES[-1] if v >= 0 else theme.SCORE_CLASSES[0] for _, v in items]
+        },
+        "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
+    }
     return {"data": [trace], "layout": layout}

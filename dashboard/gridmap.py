@@ -72,8 +72,10 @@ def _outer_rings(geometry: Mapping[str, Any]) -> list[list[list[float]]]:
     raise ValueError(f"cell geometry of type {geometry['type']!r}: expected Polygon or MultiPolygon")
 
 
-def encode_geometry(grid_geojson: Mapping[str, Any], district_shapes: Mapping[str, shapely.Geometry],
-                    ) -> dict[str, Any]:
+def encode_geometry(
+    grid_geojson: Mapping[str, Any],
+    district_shapes: Mapping[str, shapely.Geometry],
+) -> dict[str, Any]:
     """The map's static geometry: cell ids, centres and rings, district outlines, and the bounds.
 
     ``version`` is a hash of the content, so the route serving it can be cached for good.
@@ -108,7 +110,8 @@ def encode_geometry(grid_geojson: Mapping[str, Any], district_shapes: Mapping[st
         "outline_districts": codes,
         "outlines": outlines,
         "bounds": [float(all_x.min()), float(all_y.min()), float(all_x.max()), float(all_y.max())]
-        if ids else [0.0, 0.0, 0.0, 0.0],
+        if ids
+        else [0.0, 0.0, 0.0, 0.0],
     }
     digest = hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()[:16]
     return {"version": digest, **body}
@@ -122,8 +125,12 @@ def district_bounds(grids: pd.DataFrame, district_code: str | None) -> list[floa
     if cells.empty:
         return None
     pad = 0.01
-    return [float(cells.lon.min()) - pad, float(cells.lat.min()) - pad,
-            float(cells.lon.max()) + pad, float(cells.lat.max()) + pad]
+    return [
+        float(cells.lon.min()) - pad,
+        float(cells.lat.min()) - pad,
+        float(cells.lon.max()) + pad,
+        float(cells.lat.max()) + pad,
+    ]
 
 
 # ------------------------------------------------------------------------------------------ classes
@@ -189,7 +196,9 @@ def count_classes(values: np.ndarray, lang: Lang, *, integral: bool, n: int = CO
     edges.append(largest if largest > edges[-1] else edges[-1] + 1.0)
     k = len(edges) - 1
     # spread the classes over the whole scale, zero always at the dark end
-    palette = [theme.COUNT_CLASSES[round(i * (len(theme.COUNT_CLASSES) - 1) / max(k - 1, 1))] for i in range(k)]
+    palette = [
+        theme.COUNT_CLASSES[round(i * (len(theme.COUNT_CLASSES) - 1) / max(k - 1, 1))] for i in range(k)
+    ]
     labels = ["0", *(_edge_label(edges[i], edges[i + 1], integral, i == k - 1, lang) for i in range(1, k))]
     return Classes(tuple(edges), tuple(palette), tuple(labels))
 
@@ -203,8 +212,12 @@ def score_classes(lang: Lang) -> Classes:
 
 def level_classes(lang: Lang) -> Classes:
     """The index levels A–D (value = 0..3)."""
-    return Classes((0.0, 1.0, 2.0, 3.0, 4.0), tuple(theme.INDEX_LEVEL_COLOURS.values()),
-                   tuple(t(f"level.{x}", lang) for x in theme.INDEX_LEVEL_COLOURS), categorical=True)
+    return Classes(
+        (0.0, 1.0, 2.0, 3.0, 4.0),
+        tuple(theme.INDEX_LEVEL_COLOURS.values()),
+        tuple(t(f"level.{x}", lang) for x in theme.INDEX_LEVEL_COLOURS),
+        categorical=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -259,8 +272,9 @@ def event_columns(columns: Iterable[str], metric: Metric) -> list[str]:
     return []
 
 
-def metric_values(metric: Metric, grid_ids: pd.Index, frame: pd.DataFrame,
-                  index: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+def metric_values(
+    metric: Metric, grid_ids: pd.Index, frame: pd.DataFrame, index: Mapping[str, Mapping[str, Any]]
+) -> np.ndarray:
     """One value per cell of ``grid_ids`` (NaN = no value): counts from the window ``frame``, or
     scores from the index snapshot (``index_latest`` shape)."""
     if metric.counts:
@@ -304,8 +318,16 @@ def scaled(values: np.ndarray, scale: str, area_km2: np.ndarray, population: np.
         return np.where(divisor > 0, values / divisor, np.nan)
 
 
-def map_payload(values: np.ndarray, classes: Classes, *, visible: np.ndarray | None, title: str,
-                bounds: list[float] | None, digits: int, lang: Lang) -> dict[str, Any]:
+def map_payload(
+    values: np.ndarray,
+    classes: Classes,
+    *,
+    visible: np.ndarray | None,
+    title: str,
+    bounds: list[float] | None,
+    digits: int,
+    lang: Lang,
+) -> dict[str, Any]:
     """What one refresh sends to the browser: a class and a value per cell (in geometry order), the
     legend, and the view. No coordinates."""
     codes = classes.classify(values)
@@ -314,7 +336,9 @@ def map_payload(values: np.ndarray, classes: Classes, *, visible: np.ndarray | N
     rounded = np.round(values, digits)
     return {
         "classes": codes.tolist(),
-        "values": [None if math.isnan(v) else (int(v) if digits == 0 else float(v)) for v in rounded.tolist()],
+        "values": [
+            None if math.isnan(v) else (int(v) if digits == 0 else float(v)) for v in rounded.tolist()
+        ],
         "colours": list(classes.colours),
         "labels": list(classes.labels),
         "no_data": t("no_data", lang),

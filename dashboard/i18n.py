@@ -44,13 +44,16 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "wall.trend": ("近 48 小时每小时事件数", "Events per hour, last 48 h"),
     "stale.data": ("数据滞后：最新事件于 {age}", "Data is stale: newest event {age}"),
     "stale.none": ("尚无事件数据", "No events received yet"),
-    "stale.link": ("与服务器的连接中断，正在重连…（上次成功刷新 {time}）",
-                   "Lost contact with the server, reconnecting… (last refresh {time})"),
+    "stale.link": (
+        "与服务器的连接中断，正在重连…（上次成功刷新 {time}）",
+        "Lost contact with the server, reconnecting… (last refresh {time})",
+    ),
     "fresh": ("数据更新于 {time}", "Updated {time}"),
     "no_index": ("指数尚未计算", "No index yet"),
-    "no_index.long": ("指数引擎尚未写入快照；指数、等级和排名将在其首次运行后显示。",
-                      "The index engine has not stored a snapshot yet; index, level and rank appear after "
-                      "its first run."),
+    "no_index.long": (
+        "指数引擎尚未写入快照；指数、等级和排名将在其首次运行后显示。",
+        "The index engine has not stored a snapshot yet; index, level and rank appear after its first run.",
+    ),
     "no_history": ("暂无历史数据", "No history yet"),
     "no_data": ("无数据", "no data"),
     "level": ("等级", "Level"),
@@ -87,9 +90,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "rankings.export.csv": ("导出 CSV", "Export CSV"),
     "rankings.export.xlsx": ("导出 Excel", "Export Excel"),
     "rankings.whatif": ("权重模拟", "What-if weights"),
-    "rankings.whatif.help": ("调整各维度权重，查看重新计算的指数与排名（不影响正式指数）。",
-                             "Change the dimension weights to see the index and ranks recomputed (the "
-                             "official index is unchanged)."),
+    "rankings.whatif.help": (
+        "调整各维度权重，查看重新计算的指数与排名（不影响正式指数）。",
+        "Change the dimension weights to see the index and ranks recomputed (the "
+        "official index is unchanged).",
+    ),
     "rankings.whatif.reset": ("恢复默认权重", "Reset weights"),
     "rankings.whatif.score": ("模拟指数", "What-if index"),
     "rankings.whatif.rank": ("模拟排名", "What-if rank"),
@@ -120,10 +125,15 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "grids.contributions": ("指标贡献", "Indicator contributions"),
     "grids.recent": ("最新事件（已脱敏）", "Latest events (personal data masked)"),
     "grids.neighbours": ("相邻网格", "Neighbouring cells"),
-    "grids.summary": ("{metric}：{n} 个网格有数据，最高：{top}。", "{metric}: {n} cells with data; highest: {top}."),
+    "grids.summary": (
+        "{metric}：{n} 个网格有数据，最高：{top}。",
+        "{metric}: {n} cells with data; highest: {top}.",
+    ),
     "grids.summary.none": ("{metric}：暂无数据。", "{metric}: no data yet."),
-    "grids.index_latest": ("指数为最新快照，不随回放变化。", "The index is the latest snapshot; replay does "
-                           "not change it."),
+    "grids.index_latest": (
+        "指数为最新快照，不随回放变化。",
+        "The index is the latest snapshot; replay does not change it.",
+    ),
     "metric.index": ("治理指数", "Governance index"),
     "metric.level": ("治理等级", "Index level"),
     "metric.events": ("全部事件", "All events"),
@@ -145,6 +155,8 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "category": ("类别", "Category"),
     "events": ("事件", "events"),
     "time": ("时间", "Time"),
+    "stage": ("环节", "Stage"),
+    "details": ("详情（已脱敏）", "Details (masked)"),
     "hazards.open": ("未整改隐患", "Open hazards"),
     "hazards.overdue": ("超期", "overdue"),
     "legend": ("图例", "Legend"),
@@ -190,23 +202,42 @@ def category_label(stream: str, category: str, lang: Lang) -> str:
 
 
 CATEGORY_NAMES: Final[dict[str, tuple[str, str]]] = {
-    "theft": ("盗窃", "theft"), "robbery": ("抢劫", "robbery"), "assault": ("伤害", "assault"),
-    "fight": ("打架斗殴", "fight"), "traffic_accident": ("交通事故", "traffic accident"),
-    "fire": ("火灾", "fire"), "public_disorder": ("扰乱秩序", "public disorder"),
-    "dispute": ("纠纷", "dispute"), "fraud": ("诈骗", "fraud"), "other": ("其他", "other"),
-    "crowd_gathering": ("人员聚集", "crowd gathering"), "fire_smoke": ("烟火", "fire or smoke"),
-    "intrusion": ("闯入", "intrusion"), "illegal_parking": ("违停", "illegal parking"),
-    "street_vending": ("占道经营", "street vending"), "garbage_overflow": ("垃圾满溢", "garbage overflow"),
-    "road_obstruction": ("道路占用", "road obstruction"), "waterlogging": ("积水", "waterlogging"),
-    "noise": ("噪音", "noise"), "sanitation": ("环境卫生", "sanitation"),
-    "property_management": ("物业管理", "property management"), "labor_dispute": ("劳资纠纷", "labour dispute"),
-    "neighbour_dispute": ("邻里纠纷", "neighbour dispute"), "traffic": ("交通", "traffic"),
-    "public_security": ("治安", "public security"), "illegal_construction": ("违法建设", "illegal construction"),
-    "environment": ("环境", "environment"), "consultation": ("咨询", "consultation"),
-    "gas": ("燃气", "gas"), "fire_safety": ("消防", "fire safety"), "structural": ("结构安全", "structural"),
+    "theft": ("盗窃", "theft"),
+    "robbery": ("抢劫", "robbery"),
+    "assault": ("伤害", "assault"),
+    "fight": ("打架斗殴", "fight"),
+    "traffic_accident": ("交通事故", "traffic accident"),
+    "fire": ("火灾", "fire"),
+    "public_disorder": ("扰乱秩序", "public disorder"),
+    "dispute": ("纠纷", "dispute"),
+    "fraud": ("诈骗", "fraud"),
+    "other": ("其他", "other"),
+    "crowd_gathering": ("人员聚集", "crowd gathering"),
+    "fire_smoke": ("烟火", "fire or smoke"),
+    "intrusion": ("闯入", "intrusion"),
+    "illegal_parking": ("违停", "illegal parking"),
+    "street_vending": ("占道经营", "street vending"),
+    "garbage_overflow": ("垃圾满溢", "garbage overflow"),
+    "road_obstruction": ("道路占用", "road obstruction"),
+    "waterlogging": ("积水", "waterlogging"),
+    "noise": ("噪音", "noise"),
+    "sanitation": ("环境卫生", "sanitation"),
+    "property_management": ("物业管理", "property management"),
+    "labor_dispute": ("劳资纠纷", "labour dispute"),
+    "neighbour_dispute": ("邻里纠纷", "neighbour dispute"),
+    "traffic": ("交通", "traffic"),
+    "public_security": ("治安", "public security"),
+    "illegal_construction": ("违法建设", "illegal construction"),
+    "environment": ("环境", "environment"),
+    "consultation": ("咨询", "consultation"),
+    "gas": ("燃气", "gas"),
+    "fire_safety": ("消防", "fire safety"),
+    "structural": ("结构安全", "structural"),
     "construction_site": ("建筑工地", "construction site"),
-    "hazardous_chemicals": ("危险化学品", "hazardous chemicals"), "flood_prone": ("易涝点", "flood-prone"),
-    "electrical": ("用电", "electrical"), "road_traffic": ("道路交通", "road traffic"),
+    "hazardous_chemicals": ("危险化学品", "hazardous chemicals"),
+    "flood_prone": ("易涝点", "flood-prone"),
+    "electrical": ("用电", "electrical"),
+    "road_traffic": ("道路交通", "road traffic"),
     "crowd_venue": ("人员密集场所", "crowded venue"),
 }
 
@@ -282,7 +313,11 @@ def fmt_time(ts: float | None, lang: Lang, *, date: bool = True) -> str:
 def fmt_hour_tick(ts: float, lang: Lang) -> str:
     """An axis tick for an hour: ``3日14时`` / ``3 May 14h``."""
     local = datetime.fromtimestamp(ts, tz=CITY_TZ)
-    return f"{local.day}日{local.hour}时" if lang == "zh" else f"{local.day} {_MONTHS_EN[local.month - 1]} {local.hour}h"
+    return (
+        f"{local.day}日{local.hour}时"
+        if lang == "zh"
+        else f"{local.day} {_MONTHS_EN[local.month - 1]} {local.hour}h"
+    )
 
 
 def fmt_age(seconds: float, lang: Lang) -> str:

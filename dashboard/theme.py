@@ -24,28 +24,50 @@ INDEX_LEVEL_COLOURS: Final[dict[str, str]] = {"A": "#2c7bb6", "B": "#abd9e9", "C
 #: Warning levels in contract order (blue < yellow < orange < red); names are the colours.
 WARNING_LEVELS: Final[tuple[str, ...]] = ("blue", "yellow", "orange", "red")
 WARNING_COLOURS: Final[dict[str, str]] = {
-    "blue": "#4575b4", "yellow": "#fee090", "orange": "#fc8d59", "red": "#d73027",
+    "blue": "#4575b4",
+    "yellow": "#fee090",
+    "orange": "#fc8d59",
+    "red": "#d73027",
 }
 
 #: Hazard grades (contract: A major red, B orange, C yellow, D blue).
 HAZARD_GRADE_COLOURS: Final[dict[str, str]] = {
-    "A": WARNING_COLOURS["red"], "B": WARNING_COLOURS["orange"], "C": WARNING_COLOURS["yellow"],
+    "A": WARNING_COLOURS["red"],
+    "B": WARNING_COLOURS["orange"],
+    "C": WARNING_COLOURS["yellow"],
     "D": WARNING_COLOURS["blue"],
 }
 
 #: One line colour per event stream (Okabe-Ito: distinguishable with every common colour-vision deficiency).
 STREAM_COLOURS: Final[dict[str, str]] = {
-    "incidents": "#e69f00", "surveillance": "#56b4e9", "hotline": "#009e73", "hazards": "#cc79a7",
+    "incidents": "#e69f00",
+    "surveillance": "#56b4e9",
+    "hotline": "#009e73",
+    "hazards": "#cc79a7",
 }
 
 #: Eight ordered classes, bad (low score) to good (high score): RdYlBu 8.
 SCORE_CLASSES: Final[tuple[str, ...]] = (
-    "#d73027", "#f46d43", "#fdae61", "#fee090", "#e0f3f8", "#abd9e9", "#74add1", "#4575b4",
+    "#d73027",
+    "#f46d43",
+    "#fdae61",
+    "#fee090",
+    "#e0f3f8",
+    "#abd9e9",
+    "#74add1",
+    "#4575b4",
 )
 
 #: Eight ordered classes, few to many: cividis sampled at equal steps.
 COUNT_CLASSES: Final[tuple[str, ...]] = (
-    "#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8779", "#a69d75", "#fee838",
+    "#00224e",
+    "#123570",
+    "#3b496c",
+    "#575d6d",
+    "#707173",
+    "#8a8779",
+    "#a69d75",
+    "#fee838",
 )
 
 #: Text colour that stays readable on each fill (dark text on light fills).

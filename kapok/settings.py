@@ -11,13 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kapok.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "guangzhou"
+#: Secrets that may be given as the path of a file holding them (``<name>_file``, env ``RK_<NAME>_FILE``).
+SECRET_FILE_FIELDS = ("redis_password", "kafka_sasl_password", "pii_hash_key", "metrics_token")
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -95,7 +97,9 @@ class Settings(BaseSettings):
     )
     pii_hash_key: str = Field(
         "change-me-red-kapok-demo-key",
-        description="Secret key for the keyed hash of `caller_phone` (repeat-caller detection). Set it in production.",
+        repr=False,
+        description="Secret key for the keyed hash of `caller_phone` (repeat-caller detection). Set it in "
+        "production (never logged).",
     )
     text_retention_days: int = Field(7, ge=0, description="Days a hotline `text` is kept (0: never stored).")
     # --- city model ---
@@ -134,6 +138,66 @@ class Settings(BaseSettings):
     refresh_s: float = Field(5.0, gt=0, description="Seconds between dashboard refreshes.")
     log_level: str = Field("INFO", description="Logging level.")
     log_json: bool = Field(False, description="Write structured JSON log lines.")
+    # --- access, audit, hardening (docs/security.md) ---
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Hours a login session lasts (h).")
+    cookie_secure: bool = Field(
+        True, description="Send the session cookie over HTTPS only. Turn off only for plain-http localhost."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins of one user in a row before that user is locked out."
+    )
+    login_ip_max_failures: int = Field(
+        30, ge=1, description="Failed logins from one client address in a row before it is locked out."
+    )
+    login_lockout_s: int = Field(
+        900, ge=1, description="Seconds a lock-out lasts, counted from the last failed attempt (s)."
+    )
+    password_hash_time_cost: int = Field(3, ge=1, description="argon2id passes for new password hashes.")
+    password_hash_memory_kib: int = Field(
+        65536, ge=8192, description="argon2id memory for new password hashes (KiB)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that may read `/metrics` without a user (for Prometheus; never logged).",
+    )
+    frame_ancestors: str = Field(
+        "'none'",
+        description="CSP `frame-ancestors`: `'none'`, or the origins allowed to show pages in a frame "
+        "(space-separated, e.g. `https://wall.example.gov.cn` for a wall display's frame).",
+    )
+    proxy_hops: int = Field(
+        0, ge=0, le=5,
+        description="Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto are trusted "
+        "(0: none; the client address is the TCP peer).",
+    )
+    audit_retention_days: int = Field(400, ge=1, description="Days audit entries are kept (d).")
+    ready_heartbeat_max_s: int = Field(
+        120, ge=5, description="Oldest engine heartbeat `/api/v1/ready` accepts (s)."
+    )
+    # Secrets may come from files (Docker/Kubernetes secrets), read once when the settings are built.
+    redis_password_file: Path | None = Field(None, description="File holding `redis_password`.")
+    kafka_sasl_password_file: Path | None = Field(None, description="File holding `kafka_sasl_password`.")
+    pii_hash_key_file: Path | None = Field(None, description="File holding `pii_hash_key`.")
+    metrics_token_file: Path | None = Field(None, description="File holding `metrics_token`.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Fill each secret from its ``*_file`` (trailing newline dropped); naming both is an error."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_FILE_FIELDS:
+            path = data.get(f"{name}_file")
+            if not path:
+                continue
+            if data.get(name):
+                raise ValueError(f"both {name} and {name}_file are set: keep one (RK_{name.upper()} or "
+                                 f"RK_{name.upper()}_FILE)")
+            try:
+                data[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{name}_file {path}: cannot read it ({exc.strerror})") from None
+        return data
 
     @classmethod
     def settings_customise_sources(

@@ -1,10 +1,12 @@
 -- Apply one partition batch atomically, only if the partition's stored offset is still the one the
 -- consumer read its state at. Generic: the domain rules live in metrics/ledger.py.
 --
--- KEYS[1] offset, KEYS[2] stats, KEYS[3] recent, KEYS[4..] counter hashes, then event-state hashes.
+-- KEYS[1] offset, KEYS[2] stats, KEYS[3] recent, KEYS[4] register hash, KEYS[5..] counter hashes, then
+-- event-state hashes.
 -- ARGV: expected_offset ("" = none stored), new_offset, applied_at, recent_min_score, recent_max,
 --       n_counter_keys, { expire_at, n_fields, field, inc, ... } * n_counter_keys,
 --       n_state_keys, state_ttl, { n_fields, field, value, ... } * n_state_keys,
+--       n_register, { field, value } * n_register,
 --       n_stats, { field, inc } * n_stats, last_ts,
 --       n_recent, { score, member } * n_recent
 -- Returns {1, new_offset} when applied, {0, stored_offset or ""} on a conflict (nothing written).
@@ -16,7 +18,7 @@ if expected ~= '*' and (stored or '') ~= expected then
   return {0, stored or ''}
 end
 local a = 6
-local k = 4
+local k = 5
 local n_counter = tonumber(ARGV[a]); a = a + 1
 for _ = 1, n_counter do
   local key = KEYS[k]; k = k + 1
@@ -36,6 +38,10 @@ for _ = 1, n_state do
   a = a + n * 2
   redis.call('HSET', key, unpack(args))
   redis.call('EXPIRE', key, state_ttl)
+end
+local n_register = tonumber(ARGV[a]); a = a + 1
+for _ = 1, n_register do
+  redis.call('HSET', KEYS[4], ARGV[a], ARGV[a + 1]); a = a + 2
 end
 local n_stats = tonumber(ARGV[a]); a = a + 1
 for _ = 1, n_stats do

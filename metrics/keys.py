@@ -84,6 +84,16 @@ class Keys:
         Expires ``retention_days`` after its last accepted record."""
         return f"{self.root}:{self.tag(stream, partition)}:ev:{event_id}"
 
+    def register(self, stream: str, partition: int) -> str:
+        """HASH event id -> register entry JSON, for streams that keep a register (the hazard register:
+        grade, stage, deadline, place, stage history). Entries of closed hazards are removed by the hazard
+        sweep after the hazard retention. No TTL on the hash."""
+        return f"{self.root}:{self.tag(stream, partition)}:register"
+
+    def hazard_register(self, partition: int) -> str:
+        """The hazard register of one partition of the hazards stream (see :meth:`register`)."""
+        return self.register("hazards", partition)
+
     def stats(self, stream: str, partition: int) -> str:
         """HASH: ``accepted``, ``duplicates``, ``rej:<reason>`` counts since the store was created, and
         ``last_ts`` (newest event time seen) and ``applied_at`` (wall clock of the last batch). No TTL."""
@@ -152,6 +162,51 @@ class Keys:
     def engine_heartbeat(self, engine: str) -> str:
         """STRING: epoch seconds of an engine's last completed run. Expires after 10 minutes."""
         return f"{self.root}:hb:{engine}"
+
+    # --- operations (written by consumers and engines, read by /metrics) ---
+    def batch_latency(self) -> str:
+        """HASH of the consumers' batch-latency histogram (seconds from poll to applied batch), summed over
+        every consumer process: ``le:<bound>`` -> batches at or under the bound (cumulative, Prometheus
+        style, bounds in :data:`metrics.opstats.LATENCY_BOUNDS_S` plus ``le:+Inf``), ``sum`` (seconds) and
+        ``count``. Counts since the store was created; no TTL."""
+        return f"{self.root}:ops:batch_latency"
+
+    def engine_timing(self) -> str:
+        """HASH per engine run: ``<engine>.last_s`` (seconds the last run took), ``<engine>.at`` (epoch s
+        it ended), ``<engine>.runs`` and ``<engine>.sum_s`` (runs and total seconds since the store was
+        created). Written by the engine loop after each run; no TTL."""
+        return f"{self.root}:ops:engine_timing"
+
+    # --- access and audit (dashboard, ``users`` command); one slot so a login touches one shard ---
+    def users(self) -> str:
+        """SET of the user names of this store. No TTL."""
+        return f"{self.root}:{{auth}}:users"
+
+    def user(self, name: str) -> str:
+        """HASH of one user: ``role``, ``districts`` (comma-separated codes, empty: every district),
+        ``pw`` (argon2id hash), ``created`` and ``updated`` (epoch s). No TTL; deleted by ``users remove``."""
+        return f"{self.root}:{{auth}}:user:{name}"
+
+    def session(self, session_digest: str) -> str:
+        """HASH of one login session, keyed by the SHA-256 of its cookie (a dump of Redis holds no usable
+        cookie): ``user``, ``csrf``, ``created`` (epoch s), ``ip``. Expires ``session_hours`` after login."""
+        return f"{self.root}:{{auth}}:session:{session_digest}"
+
+    def user_sessions(self, name: str) -> str:
+        """SET of the session digests of one user, to end them all on ``passwd`` or ``remove``. Expires with
+        the user's newest session."""
+        return f"{self.root}:{{auth}}:sessions:{name}"
+
+    def login_failures(self, kind: str, ident: str) -> str:
+        """STRING: failed logins of one user name (``kind`` ``user``) or one client address (``ip``) in a
+        row. Expires ``login_lockout_s`` after the last failure; at ``login_max_failures`` (user) or
+        ``login_ip_max_failures`` (address) further attempts are refused until it expires."""
+        return f"{self.root}:{{auth}}:fail:{kind}:{ident}"
+
+    def audit_log(self) -> str:
+        """STREAM of audit entries (``event``, ``user``, ``ip``, ``at`` and event fields), append-only: the
+        app only XADDs. Trimmed at each append by ``XTRIM MINID`` to ``audit_retention_days``."""
+        return f"{self.root}:{{audit}}:log"
 
 
 #: Most recent-event summaries kept per partition.

@@ -4,17 +4,26 @@ The consumer reads the prior lifecycle state of every event id in the batch, cal
 and hands the plan to :meth:`metrics.store.MetricsStore.apply_batch`, which applies it atomically only if
 the partition's stored offset is still the one it read. Keeping the domain rules here, not in Lua, keeps
 them testable and lets the script stay a generic "compare offset, then write" step.
+
+Two passes: a sequential one decides, record by record in offset order, which records are new (the
+duplicate check needs the order) and what each knows of its event's earlier stages; a vectorised one turns
+the accepted records into measures and sums them per bucket, entity and category. The second pass is
+where the time would go per record, so it is numpy and pandas, not a Python loop.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+import numpy as np
+import pandas as pd
 
-from metrics.keys import TIERS, Granularity, Scope
+from metrics.keys import RECENT_MAX, TIERS, Granularity, Scope
 from streams.schemas import FIRST_STAGE, Event
 
 #: Default hotline response SLA when a ticket does not carry ``sla_hours``.
@@ -24,6 +33,8 @@ DEFAULT_SLA_HOURS = 24.0
 RESOLUTION_LIMIT_HOURS = 120.0
 #: Satisfaction at or above this counts as "satisfied" (the 12345 "satisfaction rate").
 SATISFIED_AT = 4
+#: Confidence at or above which a camera alert counts as high-confidence.
+HIGH_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -37,72 +48,194 @@ class PlacedEvent:
 
 
 CounterKey = tuple[Granularity, Scope, int]
-_TIER_LIST = tuple(TIERS.values())
+
+
+def _counter_dict() -> defaultdict[CounterKey, defaultdict[str, int]]:
+    return defaultdict(lambda: defaultdict(int))
+
+
+CounterPart = tuple[Granularity, Scope, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
 class BatchPlan:
-    """Everything one batch writes. ``counters[(tier, scope, bucket)][field] += n``."""
+    """Everything one batch writes. Counter increments come as parts ``(tier, scope, buckets, fields,
+    increments)`` (arrays; a field appears once per tier, scope and bucket); ``counters`` gives the same as
+    ``{(tier, scope, bucket): {field: n}}``. ``registers`` holds per-event register entries (the hazard
+    register) written beside the states."""
 
-    counters: dict[CounterKey, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    counter_parts: list[CounterPart] = field(default_factory=list)
     states: dict[str, dict[str, str]] = field(default_factory=dict)
+    registers: dict[str, bytes] = field(default_factory=dict)
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     recent: list[tuple[float, bytes]] = field(default_factory=list)
     last_ts: float = 0.0
 
-
-def _measures(ev: Event, state: Mapping[str, str]) -> list[tuple[str, int]]:
-    """The measures (name, increment) one accepted record adds, given its event's prior state."""
-    out: list[tuple[str, int]] = [("rec", 1)]
-    first = FIRST_STAGE[ev.stream]
-    if ev.stage == first:
-        out.append(("n", 1))
-        if ev.stream == "incidents" and ev.severity is not None:
-            out.append(("sev", ev.severity))
-            if ev.severity >= 4:
-                out.append(("s4", 1))
-        elif ev.stream == "surveillance" and ev.confidence is not None and ev.confidence >= 0.9:
-            out.append(("conf90", 1))
-        elif ev.stream == "hazards" and ev.grade:
-            out.append((f"g{ev.grade}", 1))
+    @property
+    def counters(self) -> dict[CounterKey, dict[str, int]]:
+        """The increments as nested dicts (for tests and inspection; the store reads the parts)."""
+        out = _counter_dict()
+        for tier, scope, buckets, fields, increments in self.counter_parts:
+            for bucket, name, inc in zip(buckets.tolist(), fields.tolist(), increments.tolist(), strict=True):
+                out[(tier, scope, bucket)][name] += inc
         return out
-    started = state.get(f"s:{first}")
-    elapsed = ev.ts - float(started) if started is not None else None
-    if ev.stream == "incidents":
-        if ev.stage == "dispatched" and elapsed is not None:
-            out += [("disp_n", 1), ("disp_s", max(0, round(elapsed)))]
-        elif ev.stage == "arrived" and elapsed is not None:
-            out += [("arr_n", 1), ("arr_s", max(0, round(elapsed)))]
-        elif ev.stage == "closed":
-            out.append(("closed_n", 1))
-    elif ev.stream == "surveillance" and ev.stage == "reviewed":
-        out.append(("rev_n", 1))
-        if ev.verified is True:
-            out.append(("rev_true", 1))
-        elif ev.verified is False:
-            out.append(("rev_false", 1))
-    elif ev.stream == "hotline":
-        if ev.stage == "responded" and elapsed is not None:
-            sla_h = float(state.get("sla") or DEFAULT_SLA_HOURS)
-            out += [("resp_n", 1), ("resp_s", max(0, round(elapsed)))]
-            if elapsed <= sla_h * 3600:
-                out.append(("resp_sla", 1))
-        elif ev.stage == "resolved":
-            out.append(("res_n", 1))
-            if elapsed is not None and elapsed <= RESOLUTION_LIMIT_HOURS * 3600:
-                out.append(("res_intime", 1))
-        elif ev.stage == "rated" and ev.satisfaction is not None:
-            out += [("rate_n", 1), ("rate_sum", ev.satisfaction)]
-            if ev.satisfaction >= SATISFIED_AT:
-                out.append(("rate_ok", 1))
-        elif ev.stage == "reopened":
-            out.append(("reopen_n", 1))
+
+
+@dataclass
+class _Accepted:
+    """Columns of the accepted records, filled by the sequential pass."""
+
+    rows: list[int] = field(default_factory=list)
+    grid: list[str | None] = field(default_factory=list)
+    district: list[str] = field(default_factory=list)
+    started: list[float] = field(default_factory=list)
+    sla_hours: list[float] = field(default_factory=list)
+
+
+def _decide(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Mapping[str, str]], plan: BatchPlan,
+            register: Callable[[Mapping[str, str], Event], bytes] | None) -> _Accepted:
+    """Sequential pass: duplicates, placement of stage updates, what each record knows of its start."""
+    acc = _Accepted()
+    working: dict[str, dict[str, str]] = {}
+    for i, pe in enumerate(placed):
+        ev = pe.event
+        state = working.get(ev.id)
+        if state is None:
+            prior = prior_states.get(ev.id)
+            state = dict(prior) if prior else {}
+            working[ev.id] = state
+        stage_field = "s:" + ev.stage
+        if stage_field in state:
+            plan.duplicates += 1
+            continue
+        # Stage updates stay in the cell and district of the event's first accepted record.
+        if "d" in state:
+            grid_id, district_code = state["g"] or None, state["d"]
+        else:
+            grid_id, district_code = pe.grid_id, pe.district_code
+        started = state.get("s:" + FIRST_STAGE[ev.stream])
+        sla = state.get("sla")
+        updates = {stage_field: repr(ev.ts)}
+        if "d" not in state:
+            updates["d"] = district_code
+            updates["g"] = grid_id or ""
+            updates["c"] = ev.category
+        if ev.sla_hours is not None and ev.is_first_stage:
+            updates["sla"] = repr(ev.sla_hours)
+        if ev.grade is not None:
+            updates["grade"] = ev.grade
+        if ev.due is not None:
+            updates["due"] = repr(ev.due)
+        state.update(updates)
+        plan.states.setdefault(ev.id, {}).update(updates)
+        if register is not None:
+            plan.registers[ev.id] = register(state, ev)
+        acc.rows.append(i)
+        acc.grid.append(grid_id)
+        acc.district.append(district_code)
+        acc.started.append(float(started) if started is not None else math.nan)
+        acc.sla_hours.append(float(sla) if sla is not None else DEFAULT_SLA_HOURS)
+    plan.accepted = len(acc.rows)
+    return acc
+
+
+def _column(events: list[Event], name: str) -> np.ndarray:
+    """One optional numeric field of the events as floats (NaN where absent)."""
+    return np.array([math.nan if (v := getattr(e, name)) is None else float(v) for e in events], dtype=float)
+
+
+def _measures(stream: str, events: list[Event], acc: _Accepted) -> dict[str, np.ndarray]:
+    """Measure columns (one value per accepted record); see docs/architecture.md, "Base metrics"."""
+    n = len(events)
+    stage = np.array([e.stage for e in events], dtype=object)
+    ts = np.fromiter((e.ts for e in events), dtype=float, count=n)
+    first = stage == FIRST_STAGE[stream]
+    elapsed = ts - np.asarray(acc.started, dtype=float)
+    known = ~np.isnan(elapsed)
+    seconds = np.where(known, np.rint(np.maximum(elapsed, 0.0)), 0.0)
+    out: dict[str, np.ndarray] = {"rec": np.ones(n), "n": first.astype(float)}
+    if stream == "incidents":
+        severity = np.nan_to_num(_column(events, "severity"))
+        out["sev"] = severity * first
+        out["s4"] = (first & (severity >= 4)).astype(float)
+        for name, stage_name in (("disp", "dispatched"), ("arr", "arrived")):
+            hit = (stage == stage_name) & known
+            out[f"{name}_n"] = hit.astype(float)
+            out[f"{name}_s"] = seconds * hit
+        out["closed_n"] = (stage == "closed").astype(float)
+    elif stream == "surveillance":
+        confidence = _column(events, "confidence")
+        verified = _column(events, "verified")
+        reviewed = stage == "reviewed"
+        out["conf90"] = (first & (confidence >= HIGH_CONFIDENCE)).astype(float)
+        out["rev_n"] = reviewed.astype(float)
+        out["rev_true"] = (reviewed & (verified == 1.0)).astype(float)
+        out["rev_false"] = (reviewed & (verified == 0.0)).astype(float)
+    elif stream == "hotline":
+        responded = (stage == "responded") & known
+        sla_s = np.asarray(acc.sla_hours, dtype=float) * 3600.0
+        resolved = stage == "resolved"
+        satisfaction = _column(events, "satisfaction")
+        rated = (stage == "rated") & ~np.isnan(satisfaction)
+        out["resp_n"] = responded.astype(float)
+        out["resp_s"] = seconds * responded
+        out["resp_sla"] = (responded & (elapsed <= sla_s)).astype(float)
+        out["res_n"] = resolved.astype(float)
+        out["res_intime"] = (resolved & known & (elapsed <= RESOLUTION_LIMIT_HOURS * 3600)).astype(float)
+        out["rate_n"] = rated.astype(float)
+        out["rate_sum"] = np.nan_to_num(satisfaction) * rated
+        out["rate_ok"] = (rated & (satisfaction >= SATISFIED_AT)).astype(float)
+        out["reopen_n"] = (stage == "reopened").astype(float)
+    elif stream == "hazards":
+        grade = np.array([e.grade for e in events], dtype=object)
+        for letter in "ABCD":
+            out[f"g{letter}"] = (first & (grade == letter)).astype(float)
     return out
 
 
+def _sum_counters(plan: BatchPlan, ts: np.ndarray, category: np.ndarray, acc: _Accepted,
+                  measures: dict[str, np.ndarray], now: float) -> None:
+    """Vectorised pass: sum the measures per (tier, scope, bucket, entity, category) into the plan."""
+    district = np.asarray(acc.district, dtype=object)
+    grid = np.asarray(acc.grid, dtype=object)
+    has_grid = np.array([g is not None for g in acc.grid], dtype=bool)
+    names = list(measures)
+    values = np.column_stack([measures[m] for m in names])
+    cat_codes, cat_names = pd.factorize(category)
+    for tier in TIERS.values():
+        if tier.name == "1d":
+            bucket = (np.floor((ts + _DAY_OFFSET) / 86400) * 86400 - _DAY_OFFSET).astype(np.int64)
+        else:
+            bucket = (np.floor(ts / tier.seconds) * tier.seconds).astype(np.int64)
+        # A late record for a bucket the store no longer keeps would only create a key that expires at once.
+        alive = bucket + tier.seconds + tier.retention_s > now
+        for scope in tier.scopes:
+            rows = alive & has_grid if scope == "g" else alive
+            if not rows.any():
+                continue
+            ent_codes, ent_names = pd.factorize(grid[rows] if scope == "g" else district[rows])
+            b_codes, b_values = pd.factorize(bucket[rows])
+            n_ent, n_cat = len(ent_names), len(cat_names)
+            combo = (b_codes.astype(np.int64) * n_ent + ent_codes) * n_cat + cat_codes[rows]
+            groups, inverse = np.unique(combo, return_inverse=True)
+            g_bucket = np.asarray(b_values)[groups // (n_ent * n_cat)]
+            prefixes = (np.asarray(ent_names, dtype=object)[(groups // n_cat) % n_ent] + "|"
+                        + np.asarray(cat_names, dtype=object)[groups % n_cat] + "|")
+            for j, measure in enumerate(names):
+                if scope == "g" and measure == "rec":
+                    continue  # ``rec`` feeds the district figures and /stats only
+                summed = np.rint(np.bincount(inverse, weights=values[rows, j], minlength=len(groups)))
+                nonzero = np.flatnonzero(summed)
+                if nonzero.size:
+                    plan.counter_parts.append((tier.name, scope, g_bucket[nonzero],
+                                               prefixes[nonzero] + measure, summed[nonzero].astype(np.int64)))
+
+
+_DAY_OFFSET = -TIERS["1d"].bucket_start(0)  # seconds from a UTC midnight back to the Shanghai day start
 _recent_encoder = msgspec.json.Encoder()
+_SUMMARY_FIELDS = ("severity", "confidence", "verified", "satisfaction", "grade", "caller_mask", "camera_id")
 
 
 def _recent_summary(ev: Event, grid_id: str | None, district_code: str, keep_text: bool) -> bytes:
@@ -116,7 +249,7 @@ def _recent_summary(ev: Event, grid_id: str | None, district_code: str, keep_tex
         "grid": grid_id,
         "district": district_code,
     }
-    for name in ("severity", "confidence", "verified", "satisfaction", "grade", "caller_mask", "camera_id"):
+    for name in _SUMMARY_FIELDS:
         value = getattr(ev, name)
         if value is not None:
             summary[name] = value
@@ -126,63 +259,40 @@ def _recent_summary(ev: Event, grid_id: str | None, district_code: str, keep_tex
 
 
 def plan_batch(
-    placed: Iterable[PlacedEvent],
+    placed: Sequence[PlacedEvent],
     prior_states: Mapping[str, Mapping[str, str]],
     *,
     keep_text: bool = True,
+    now: float | None = None,
+    recent_since: float | None = None,
+    register: Callable[[Mapping[str, str], Event], bytes] | None = None,
 ) -> BatchPlan:
-    """Plan the writes of one partition batch, records in offset order.
+    """Plan the writes of one partition batch (one stream), records in offset order.
 
     ``prior_states`` maps event id -> its stored lifecycle hash (empty or missing when unseen). A record
     whose (id, stage) was accepted before — in Redis or earlier in this batch — is a duplicate: counted as
     such and nothing else. Stage updates are counted in the grid and district of the event's first record
-    when that is known, so a ticket's lifecycle stays in one place.
+    when that is known, so a ticket's lifecycle stays in one place. ``recent_since`` (epoch s) leaves
+    older records out of the recent-events list; ``register`` computes a register entry from an event's
+    state after each accepted record (the hazard register).
     """
     plan = BatchPlan()
-    working: dict[str, dict[str, str]] = {}
-    for pe in placed:
-        ev = pe.event
-        state = working.get(ev.id)
-        if state is None:
-            state = dict(prior_states.get(ev.id) or {})
-            working[ev.id] = state
-        stage_field = f"s:{ev.stage}"
-        if stage_field in state:
-            plan.duplicates += 1
-            continue
-        if "d" in state:
-            grid_id, district_code = state.get("g") or None, state["d"]
-        else:
-            grid_id, district_code = pe.grid_id, pe.district_code
-        updates = {stage_field: repr(ev.ts)}
-        if "d" not in state:
-            updates["d"] = district_code
-            updates["g"] = grid_id or ""
-            updates["c"] = ev.category
-        if ev.sla_hours is not None and ev.stage == FIRST_STAGE[ev.stream]:
-            updates["sla"] = repr(ev.sla_hours)
-        if ev.grade is not None:
-            updates["grade"] = ev.grade
-        if ev.due is not None:
-            updates["due"] = repr(ev.due)
-        measures = _measures(ev, state)
-        state.update(updates)
-        plan.states.setdefault(ev.id, {}).update(updates)
-        plan.accepted += 1
-        plan.last_ts = max(plan.last_ts, ev.ts)
-        district_prefix = f"{district_code}|{ev.category}|"
-        grid_prefix = f"{grid_id}|{ev.category}|" if grid_id is not None else None
-        # ``rec`` (every accepted record) feeds the district figures and /stats only; leaving it out of
-        # the grid cells saves a fifth of the batch's writes.
-        grid_measures = [(m, inc) for m, inc in measures if m != "rec"]
-        for tier in _TIER_LIST:
-            bucket = tier.bucket_start(ev.ts)
-            fields = plan.counters[(tier.name, "d", bucket)]
-            for measure, inc in measures:
-                fields[district_prefix + measure] += inc
-            if grid_prefix is not None and "g" in tier.scopes:
-                fields = plan.counters[(tier.name, "g", bucket)]
-                for measure, inc in grid_measures:
-                    fields[grid_prefix + measure] += inc
-        plan.recent.append((ev.ts, _recent_summary(ev, grid_id, district_code, keep_text)))
+    placed = list(placed)
+    if not placed:
+        return plan
+    now = time.time() if now is None else now
+    acc = _decide(placed, prior_states, plan, register)
+    if not acc.rows:
+        return plan
+    events = [placed[i].event for i in acc.rows]
+    stream = events[0].stream
+    ts = np.fromiter((e.ts for e in events), dtype=float, count=len(events))
+    category = np.array([e.category for e in events], dtype=object)
+    plan.last_ts = float(ts.max())
+    _sum_counters(plan, ts, category, acc, _measures(stream, events, acc), now)
+    newest = np.argsort(-ts, kind="stable")[:RECENT_MAX]
+    for j in newest:
+        if recent_since is not None and ts[j] < recent_since:
+            break
+        plan.recent.append((float(ts[j]), _recent_summary(events[j], acc.grid[j], acc.district[j], keep_text)))
     return plan

@@ -104,7 +104,8 @@ class MetricsStore:
         now = time.time() if now is None else now
         k = self.keys
         keys: list[str] = [
-            k.offset(stream, partition), k.stats(stream, partition), k.recent(stream, partition)
+            k.offset(stream, partition), k.stats(stream, partition), k.recent(stream, partition),
+            k.register(stream, partition),
         ]
         argv: list[Any] = [
             "" if expected_offset is None else str(expected_offset),
@@ -112,20 +113,34 @@ class MetricsStore:
             repr(now),
             repr(now - self.recent_retention_s),
             str(RECENT_MAX),
-            str(len(plan.counters)),
         ]
-        for (tier_name, scope, bucket), fields in plan.counters.items():
-            tier = TIERS[tier_name]
-            keys.append(k.counters(stream, partition, tier_name, scope, bucket))
-            argv += [str(bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S), str(len(fields))]
-            for name, inc in fields.items():
-                argv += [name, str(inc)]
+        grouped: dict[tuple[str, str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+        for tier_name, scope, buckets, fields, increments in plan.counter_parts:
+            order = np.argsort(buckets, kind="stable")
+            buckets, fields, increments = buckets[order], fields[order], increments[order]
+            cuts = np.flatnonzero(np.diff(buckets)) + 1
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(buckets)], strict=True):
+                grouped.setdefault((tier_name, scope, int(buckets[lo])), []).append(
+                    (fields[lo:hi], increments[lo:hi]))
+        argv.append(len(grouped))
+        for (tier_name, scope, bucket), chunks in grouped.items():
+            tier = TIERS[tier_name]  # type: ignore[index]
+            keys.append(k.counters(stream, partition, tier_name, scope, bucket))  # type: ignore[arg-type]
+            fields = np.concatenate([c[0] for c in chunks]).tolist()
+            increments = np.concatenate([c[1] for c in chunks]).tolist()
+            pairs: list[Any] = [None] * (2 * len(fields))
+            pairs[0::2] = fields
+            pairs[1::2] = increments
+            argv += [bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S, len(fields), *pairs]
         argv += [str(len(plan.states)), str(self.retention_s)]
         for event_id, fields in plan.states.items():
             keys.append(k.event_state(stream, partition, event_id))
             argv.append(str(len(fields)))
             for name, value in fields.items():
                 argv += [name, value]
+        argv.append(len(plan.registers))
+        for event_id, entry in plan.registers.items():
+            argv += [event_id, entry]
         stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
         stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
         stats = {name: n for name, n in stats.items() if n}

@@ -32,6 +32,8 @@ from streams.pipeline import Ingestor, Prepared, RawRecord
 log = logging.getLogger(__name__)
 
 _REDIS_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: Writer threads per consumer process.
+WRITERS = 2
 
 
 @dataclass
@@ -42,6 +44,11 @@ class ConsumerStats:
     records: int = 0
     conflicts: int = 0
     batch_seconds: list[float] = field(default_factory=list)
+    #: Seconds spent per phase (prepare, deadletter, read, apply), for the profile in benchmarks/ingest.py.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + seconds
 
 
 class _Partitions:
@@ -83,7 +90,11 @@ class StreamConsumer:
         self.dead_letters = DeadLetters(settings, make_producer(settings, linger_ms=5))
         self.parts = _Partitions()
         self.stats = ConsumerStats()
-        self._queue: queue.Queue[tuple[TopicPartition, int, Prepared] | None] = queue.Queue(maxsize=4)
+        # Writers own disjoint partitions (by hash), so each partition's batches stay in order while one
+        # writer waits on Redis and another plans: Redis runs on the other core.
+        self._queues: list[queue.Queue[tuple[TopicPartition, int, Prepared] | None]] = [
+            queue.Queue(maxsize=2) for _ in range(WRITERS)
+        ]
         self._stop = threading.Event()
         self._writer_error: BaseException | None = None
 
@@ -114,7 +125,8 @@ class StreamConsumer:
     def _on_revoked(self, revoked: list[TopicPartition]) -> None:
         # Let the writer finish what it holds, so a batch is not half-done when another consumer takes over
         # (it would be safe anyway: the offset check rejects a stale batch).
-        self._queue.join()
+        for q in self._queues:
+            q.join()
         with self.parts.lock:
             for tp in revoked:
                 self.parts.epoch[tp] = self.parts.epoch.get(tp, 0) + 1
@@ -143,7 +155,11 @@ class StreamConsumer:
                 log.info("rejected %s[%d] offset %d: %s (%s)", tp.topic, tp.partition, rej.record.offset,
                          rej.reason, rej.detail)
             self.dead_letters.flush()
+        t_read = time.perf_counter()
+        self.stats.add("deadletter", t_read - started)
         stored, plan = _retry_redis("read", lambda: self.ingestor.plan(prepared, tp.partition), self._stop)
+        t_apply = time.perf_counter()
+        self.stats.add("read+plan", t_apply - t_read)
         if expected is not None and prepared.first_offset < expected and stored == expected:
             # Kafka only delivers below the position we sought when the log itself went back: the broker
             # lost its data (a memory-only broker restarted) or the topic was recreated. The counts so far
@@ -159,6 +175,7 @@ class StreamConsumer:
             lambda: self.ingestor.apply(prepared, tp.partition, expected_offset=expected, plan=plan),
             self._stop,
         )
+        self.stats.add("apply", time.perf_counter() - t_apply)
         if not result.applied:
             self._conflict(tp, epoch, result.stored_offset)
             return
@@ -182,9 +199,9 @@ class StreamConsumer:
                 self.parts.epoch[tp] = epoch + 1
                 self.parts.conflicts[tp] = stored
 
-    def _writer(self) -> None:
+    def _writer(self, q: queue.Queue[tuple[TopicPartition, int, Prepared] | None]) -> None:
         while True:
-            item = self._queue.get()
+            item = q.get()
             try:
                 if item is None:
                     return
@@ -195,7 +212,7 @@ class StreamConsumer:
                 log.exception("writer failed")
                 return
             finally:
-                self._queue.task_done()
+                q.task_done()
 
     # ------------------------------------------------------------------ main loop
     def _handle_conflicts_and_commit(self, last_lag: list[float]) -> bool:
@@ -233,36 +250,45 @@ class StreamConsumer:
             threading.Thread(target=lambda: (stop.wait(), self._stop.set()), daemon=True).start()
         listener = _Listener(self)
         self.consumer.subscribe(list(self.topic_stream), listener=listener)
-        writer = threading.Thread(target=self._writer, name="rk-writer", daemon=True)
-        writer.start()
+        writers = [threading.Thread(target=self._writer, args=(q,), name=f"rk-writer-{i}", daemon=True)
+                   for i, q in enumerate(self._queues)]
+        for writer in writers:
+            writer.start()
         last_lag = [0.0]
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
+                t_poll = time.perf_counter()
                 polled = self.consumer.poll(timeout_ms=200, max_records=self.settings.batch_max_records)
+                self.stats.add("poll", time.perf_counter() - t_poll)
                 now = time.time()
                 for tp, records in polled.items():
                     with self.parts.lock:
                         epoch = self.parts.epoch.get(tp, 0)
+                    t_prepare = time.perf_counter()
                     raw = [RawRecord(r.offset, r.key, r.value) for r in records]
                     prepared = self.ingestor.prepare(self.topic_stream[tp.topic], raw, now=now)
+                    self.stats.add("prepare", time.perf_counter() - t_prepare)
+                    q = self._queues[hash(tp) % len(self._queues)]
                     while not self._stop.is_set():
                         try:
-                            self._queue.put((tp, epoch, prepared), timeout=0.5)
+                            q.put((tp, epoch, prepared), timeout=0.5)
                             break
                         except queue.Full:
                             continue
                 if polled or not self.consumer.assignment():
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
-                    self._queue.join()
+                    for q in self._queues:
+                        q.join()
                     if not self._handle_conflicts_and_commit(last_lag):
                         break
                     continue
                 self._handle_conflicts_and_commit(last_lag)
         finally:
-            self._queue.put(None)
-            writer.join(timeout=30)
+            for q, writer in zip(self._queues, writers, strict=True):
+                q.put(None)
+                writer.join(timeout=30)
             try:
                 self._handle_conflicts_and_commit(last_lag)
             except Exception:  # the broker may be gone at shutdown; Redis already holds the truth

@@ -24,35 +24,66 @@ def test_every_label_has_both_languages() -> None:
         assert zh != en or key.startswith(("wlevel.", "brand")) or zh.isascii(), key
 
 
-@pytest.mark.parametrize(("value", "lang", "text"), [
-    (0, "zh", "0"), (1234, "zh", "1,234"), (1234, "en", "1,234"), (99_999, "en", "99,999"),
-    (123_456, "zh", "12.3万"), (123_456, "en", "123.5k"), (2_500_000, "en", "2.50M"),
-    (250_000_000, "zh", "2.50亿"), (None, "zh", "–"), (float("nan"), "en", "–"),
-])
+@pytest.mark.parametrize(
+    ("value", "lang", "text"),
+    [
+        (0, "zh", "0"),
+        (1234, "zh", "1,234"),
+        (1234, "en", "1,234"),
+        (99_999, "en", "99,999"),
+        (123_456, "zh", "12.3万"),
+        (123_456, "en", "123.5k"),
+        (2_500_000, "en", "2.50M"),
+        (250_000_000, "zh", "2.50亿"),
+        (None, "zh", "–"),
+        (float("nan"), "en", "–"),
+    ],
+)
 def test_fmt_int(value: float | None, lang: i18n.Lang, text: str) -> None:
     assert i18n.fmt_int(value, lang) == text
 
 
-@pytest.mark.parametrize(("seconds", "lang", "text"), [
-    (5, "zh", "刚刚"), (5, "en", "just now"), (600, "zh", "10分钟前"), (600, "en", "10 min ago"),
-    (7200, "zh", "2小时前"), (7200, "en", "2 h ago"), (3 * 86400, "zh", "3天前"), (-30, "en", "just now"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "lang", "text"),
+    [
+        (5, "zh", "刚刚"),
+        (5, "en", "just now"),
+        (600, "zh", "10分钟前"),
+        (600, "en", "10 min ago"),
+        (7200, "zh", "2小时前"),
+        (7200, "en", "2 h ago"),
+        (3 * 86400, "zh", "3天前"),
+        (-30, "en", "just now"),
+    ],
+)
 def test_fmt_age(seconds: float, lang: i18n.Lang, text: str) -> None:
     assert i18n.fmt_age(seconds, lang) == text
 
 
-@pytest.mark.parametrize(("seconds", "lang", "text"), [
-    (45 * 60, "zh", "45分"), (45 * 60, "en", "45 min"), (3 * 3600 + 720, "zh", "3小时12分"),
-    (3 * 3600 + 720, "en", "3 h 12 min"), (2 * 86400 + 3 * 3600, "zh", "2天3小时"),
-    (2 * 86400 + 3 * 3600, "en", "2 d 3 h"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "lang", "text"),
+    [
+        (45 * 60, "zh", "45分"),
+        (45 * 60, "en", "45 min"),
+        (3 * 3600 + 720, "zh", "3小时12分"),
+        (3 * 3600 + 720, "en", "3 h 12 min"),
+        (2 * 86400 + 3 * 3600, "zh", "2天3小时"),
+        (2 * 86400 + 3 * 3600, "en", "2 d 3 h"),
+    ],
+)
 def test_fmt_duration(seconds: float, lang: i18n.Lang, text: str) -> None:
     assert i18n.fmt_duration(seconds, lang) == text
 
 
-@pytest.mark.parametrize(("rank", "lo", "hi", "text"), [
-    (3, 2, 5, "3 (2–5)"), (1, 1, 1, "1"), (4, None, None, "4"), (None, 1, 2, "–"),
-])
+@pytest.mark.parametrize(
+    ("rank", "lo", "hi", "text"),
+    [
+        (3, 2, 5, "3 (2–5)"),
+        (1, 1, 1, "1"),
+        (4, None, None, "4"),
+        (None, 1, 2, "–"),
+    ],
+)
 def test_fmt_rank(rank: int | None, lo: int | None, hi: int | None, text: str) -> None:
     assert i18n.fmt_rank(rank, lo, hi, "zh") == text
 
@@ -102,12 +133,16 @@ def test_ring_encoding_round_trips_to_a_metre(points: list[tuple[float, float]])
 
 
 def test_geometry_holds_every_cell_once_and_is_versioned() -> None:
-    square = {"type": "Polygon", "coordinates": [[[113.0, 23.0], [113.01, 23.0], [113.01, 23.01],
-                                                  [113.0, 23.01], [113.0, 23.0]]]}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[113.0, 23.0], [113.01, 23.0], [113.01, 23.01], [113.0, 23.01], [113.0, 23.0]]],
+    }
     features = [{"type": "Feature", "id": f"c{i}", "geometry": square, "properties": {}} for i in range(3)]
     import shapely
 
-    body = gridmap.encode_geometry({"features": features}, {"440106": shapely.box(113.0, 23.0, 113.02, 23.02)})
+    body = gridmap.encode_geometry(
+        {"features": features}, {"440106": shapely.box(113.0, 23.0, 113.02, 23.02)}
+    )
     assert body["ids"] == ["c0", "c1", "c2"]
     assert len(body["rings"]) == 3 and len(body["rings"][0][0]) == 8  # 4 vertices, closing one dropped
     assert body["bounds"] == pytest.approx([113.005, 23.005, 113.005, 23.005])
@@ -115,9 +150,12 @@ def test_geometry_holds_every_cell_once_and_is_versioned() -> None:
     assert again["version"] != body["version"]
 
 
-@pytest.mark.parametrize(("values", "codes"), [
-    ([0.0, 29.9, 30.0, 55.0, 90.0, 100.0, float("nan")], [0, 0, 1, 3, 7, 7, -1]),
-])
+@pytest.mark.parametrize(
+    ("values", "codes"),
+    [
+        ([0.0, 29.9, 30.0, 55.0, 90.0, 100.0, float("nan")], [0, 0, 1, 3, 7, 7, -1]),
+    ],
+)
 def test_score_classes(values: list[float], codes: list[int]) -> None:
     assert gridmap.score_classes("zh").classify(np.array(values)).tolist() == codes
 
@@ -142,16 +180,26 @@ def test_count_classes_are_ordered_and_zero_is_its_own(counts: list[int]) -> Non
 
 
 def test_count_class_labels_read_as_ranges() -> None:
-    classes = gridmap.count_classes(np.array([0, 1, 2, 3, 10, 50, 100], dtype=float), "en", integral=True, n=4)
+    classes = gridmap.count_classes(
+        np.array([0, 1, 2, 3, 10, 50, 100], dtype=float), "en", integral=True, n=4
+    )
     assert classes.labels[0] == "0"
     assert classes.labels[-1].endswith("100")
 
 
-@pytest.mark.parametrize(("text", "kind", "name"), [
-    ("index", "index", ""), ("level", "level", ""), ("dim:service", "dim", "service"),
-    ("stream:hotline", "stream", "hotline"), ("category:hotline.noise", "category", "hotline.noise"),
-    ("stream:nonsense", "events", ""), (None, "events", ""), ("category:foo", "events", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "name"),
+    [
+        ("index", "index", ""),
+        ("level", "level", ""),
+        ("dim:service", "dim", "service"),
+        ("stream:hotline", "stream", "hotline"),
+        ("category:hotline.noise", "category", "hotline.noise"),
+        ("stream:nonsense", "events", ""),
+        (None, "events", ""),
+        ("category:foo", "events", ""),
+    ],
+)
 def test_metric_parse(text: str | None, kind: str, name: str) -> None:
     metric = Metric.parse(text)
     assert (metric.kind, metric.name) == (kind, name)
@@ -159,11 +207,17 @@ def test_metric_parse(text: str | None, kind: str, name: str) -> None:
 
 def test_metric_values_sum_event_counters_and_read_the_index() -> None:
     ids = pd.Index(["a", "b", "c"])
-    frame = pd.DataFrame({"incidents.theft.n": [2.0, 0.0], "incidents.theft.rec": [5.0, 1.0],
-                          "hotline.noise.n": [1.0, 3.0]}, index=["a", "b"])
+    frame = pd.DataFrame(
+        {"incidents.theft.n": [2.0, 0.0], "incidents.theft.rec": [5.0, 1.0], "hotline.noise.n": [1.0, 3.0]},
+        index=["a", "b"],
+    )
     assert gridmap.metric_values(Metric("events"), ids, frame, {}).tolist() == [3.0, 3.0, 0.0]
     assert gridmap.metric_values(Metric("stream", "hotline"), ids, frame, {}).tolist() == [1.0, 3.0, 0.0]
-    assert gridmap.metric_values(Metric("category", "incidents.theft"), ids, frame, {}).tolist() == [2.0, 0.0, 0.0]
+    assert gridmap.metric_values(Metric("category", "incidents.theft"), ids, frame, {}).tolist() == [
+        2.0,
+        0.0,
+        0.0,
+    ]
     index = {"a": {"score": 71.5, "level": "B", "dimensions": {"service": 40.0}}, "b": {"score": None}}
     score = gridmap.metric_values(Metric("index"), ids, frame, index)
     assert score[0] == 71.5 and math.isnan(score[1]) and math.isnan(score[2])
@@ -184,7 +238,9 @@ def test_scaling_divides_by_area_or_population() -> None:
 
 def test_cell_population_is_an_area_share_of_its_district() -> None:
     districts = pd.DataFrame({"population": [1000, 0], "area_km2": [10.0, 5.0]}, index=["d1", "d2"])
-    grids = pd.DataFrame({"district_code": ["d1", "d1", "d2"], "area_km2": [1.0, 2.5, 1.0]}, index=["a", "b", "c"])
+    grids = pd.DataFrame(
+        {"district_code": ["d1", "d1", "d2"], "area_km2": [1.0, 2.5, 1.0]}, index=["a", "b", "c"]
+    )
     pop = gridmap.cell_population(grids, districts)
     assert pop[:2].tolist() == [100.0, 250.0] and math.isnan(pop[2])
 
@@ -192,39 +248,70 @@ def test_cell_population_is_an_area_share_of_its_district() -> None:
 def test_payload_carries_classes_and_values_but_no_coordinates() -> None:
     values = np.array([0.0, 3.0, np.nan, 8.0])
     classes = gridmap.count_classes(values, "zh", integral=True)
-    payload = gridmap.map_payload(values, classes, visible=np.array([True, True, True, False]), title="x",
-                                  bounds=None, digits=0, lang="zh")
+    payload = gridmap.map_payload(
+        values,
+        classes,
+        visible=np.array([True, True, True, False]),
+        title="x",
+        bounds=None,
+        digits=0,
+        lang="zh",
+    )
     assert payload["classes"][2] == gridmap.NO_VALUE and payload["classes"][3] == gridmap.HIDDEN
     assert payload["values"] == [0, 3, None, 8]
-    assert set(payload) == {"classes", "values", "colours", "labels", "no_data", "no_data_colour", "title",
-                            "bounds"}
+    assert set(payload) == {
+        "classes",
+        "values",
+        "colours",
+        "labels",
+        "no_data",
+        "no_data_colour",
+        "title",
+        "bounds",
+    }
 
 
 def test_top_cells_are_highest_first_ties_by_id() -> None:
     ids = pd.Index(["b", "a", "c", "d"])
-    assert gridmap.top_cells(ids, np.array([5.0, 5.0, np.nan, 1.0]), n=3) == [("a", 5.0), ("b", 5.0), ("d", 1.0)]
+    assert gridmap.top_cells(ids, np.array([5.0, 5.0, np.nan, 1.0]), n=3) == [
+        ("a", 5.0),
+        ("b", 5.0),
+        ("d", 1.0),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ warnings
 
 
 def test_warnings_order_most_severe_then_newest() -> None:
-    ws = [{"id": "1", "level": "yellow", "raised_at": 100.0}, {"id": "2", "level": "red", "raised_at": 50.0},
-          {"id": "3", "level": "red", "raised_at": "1970-01-01T00:02:00+00:00"}, {"id": "4", "level": None}]
+    ws = [
+        {"id": "1", "level": "yellow", "raised_at": 100.0},
+        {"id": "2", "level": "red", "raised_at": 50.0},
+        {"id": "3", "level": "red", "raised_at": "1970-01-01T00:02:00+00:00"},
+        {"id": "4", "level": None},
+    ]
     assert [w["id"] for w in warning_order(ws)] == ["3", "2", "1", "4"]
 
 
 def test_district_levels_take_the_worst_warning_of_the_district_or_its_cells() -> None:
     cells = {"cell-a": "440106", "cell-b": "440104"}
-    ws = [{"scope": "grid", "target": "cell-a", "level": "yellow"},
-          {"scope": "district", "target": "440106", "level": "orange"},
-          {"scope": "grid", "target": "cell-b", "level": "blue"},
-          {"scope": "grid", "target": "unknown", "level": "red"}]
+    ws = [
+        {"scope": "grid", "target": "cell-a", "level": "yellow"},
+        {"scope": "district", "target": "440106", "level": "orange"},
+        {"scope": "grid", "target": "cell-b", "level": "blue"},
+        {"scope": "grid", "target": "unknown", "level": "red"},
+    ]
     assert district_warning_levels(ws, cells) == {"440106": "orange", "440104": "blue"}
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (12.5, 12.5), ("1970-01-01T08:00:10+08:00", 10.0), ("not a time", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (12.5, 12.5),
+        ("1970-01-01T08:00:10+08:00", 10.0),
+        ("not a time", None),
+        (None, None),
+    ],
+)
 def test_epoch_of(value: object, expected: float | None) -> None:
     assert epoch_of(value) == expected

@@ -42,8 +42,13 @@ class EngineData(Dashboard):
     def index_latest(self, level: str) -> dict[str, dict[str, Any]]:
         return self.index.get(level, {})
 
-    def warnings(self, status: str | None = None, district: str | None = None, level: str | None = None,
-                 stream: str | None = None) -> list[dict[str, Any]]:
+    def warnings(
+        self,
+        status: str | None = None,
+        district: str | None = None,
+        level: str | None = None,
+        stream: str | None = None,
+    ) -> list[dict[str, Any]]:
         return [w for w in self.warning_list if status in (None, "open") or w["status"] == status]
 
     def index_snapshot(self, level: str) -> pd.DataFrame:
@@ -97,12 +102,34 @@ def test_wall_says_when_data_is_stale(store: MetricsStore, city) -> None:  # typ
 
 def test_wall_map_colours_by_index_level_or_warning_level(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     cell = _cells(city)[0]
-    warnings = [{"id": "w1", "level": "orange", "scope": "grid", "target": cell, "status": "raised",
-                 "stream": "incidents", "category": "fight", "raised_at": NOW - 600},
-                {"id": "w2", "level": "red", "scope": "district", "target": "440103", "status": "acknowledged",
-                 "stream": "hotline", "category": "noise", "raised_at": NOW - 60}]
-    data = EngineData(store, city, index={"district": {"440106": {"score": 82.0, "level": "A", "rank": 1}}},
-                      warning_list=warnings)
+    warnings = [
+        {
+            "id": "w1",
+            "level": "orange",
+            "scope": "grid",
+            "target": cell,
+            "status": "raised",
+            "stream": "incidents",
+            "category": "fight",
+            "raised_at": NOW - 600,
+        },
+        {
+            "id": "w2",
+            "level": "red",
+            "scope": "district",
+            "target": "440103",
+            "status": "acknowledged",
+            "stream": "hotline",
+            "category": "noise",
+            "raised_at": NOW - 60,
+        },
+    ]
+    data = EngineData(
+        store,
+        city,
+        index={"district": {"440106": {"score": 82.0, "level": "A", "rank": 1}}},
+        warning_list=warnings,
+    )
     fills, hover, legend, _ = wall_view.map_colours(data, "index", [], "en")
     assert fills["440106"] == theme.INDEX_LEVEL_COLOURS["A"] and fills["440104"] == theme.NO_DATA
     assert hover["440106"].startswith("Tianhe: 82.0")
@@ -123,8 +150,10 @@ def test_wall_refresh_patches_values_only(store: MetricsStore, city) -> None:  #
     assert {op["location"][-1] for op in ops} == {"fillcolor", "text"}
     assert len(ops) == 2 * len(city.districts)
     trend_ops = trend_patch.to_plotly_json()["operations"]
-    assert len(trend_ops) == 2 * 3 and all(len(op["params"]["value"]) == 49 for op in trend_ops)  # 48 h and the current hour
-    assert outputs[-3] .startswith("数据更新于") and outputs[-2] == "fresh"
+    assert len(trend_ops) == 2 * 3 and all(
+        len(op["params"]["value"]) == 49 for op in trend_ops
+    )  # 48 h and the current hour
+    assert outputs[-3].startswith("数据更新于") and outputs[-2] == "fresh"
 
 
 def test_grid_map_payload_sends_one_class_per_cell(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -172,8 +201,11 @@ def _district_snapshot(city) -> pd.DataFrame:  # type: ignore[no-untyped-def]  #
     config = rankings_view.index_config()
     inds = config.scoring_indicators("district")
     rng = np.random.default_rng(7)
-    frame = pd.DataFrame(rng.uniform(10, 90, (len(city.districts), len(inds))), index=city.districts.index,
-                         columns=[f"ind.{i.name}" for i in inds])
+    frame = pd.DataFrame(
+        rng.uniform(10, 90, (len(city.districts), len(inds))),
+        index=city.districts.index,
+        columns=[f"ind.{i.name}" for i in inds],
+    )
     frame["rank"] = np.arange(1, len(frame) + 1, dtype=float)
     frame["data_ok"] = True
     return frame
@@ -198,8 +230,20 @@ def test_whatif_puts_all_weight_on_one_dimension(store: MetricsStore, city) -> N
 
 
 def test_rankings_export_csv_and_excel(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    index = {"district": {"440106": {"score": 81.234, "level": "A", "rank": 1, "rank_lo": 1, "rank_hi": 2,
-                                     "change_day": 1.5, "change_week": -0.5, "dimensions": {"service": 77.0}}}}
+    index = {
+        "district": {
+            "440106": {
+                "score": 81.234,
+                "level": "A",
+                "rank": 1,
+                "rank_lo": 1,
+                "rank_hi": 2,
+                "change_day": 1.5,
+                "change_week": -0.5,
+                "dimensions": {"service": 77.0},
+            }
+        }
+    }
     data = EngineData(store, city, index=index)
     rows = rankings_view.ranking_rows(data, "zh", NOW)
     assert rows[0].code == "440106" and rows[0].counts["incidents"] == 6
@@ -209,7 +253,11 @@ def test_rankings_export_csv_and_excel(store: MetricsStore, city) -> None:  # ty
     body = base64.b64decode(sent["content"]).decode("utf-8-sig")
     table = list(csv.DictReader(io.StringIO(body)))
     assert len(table) == len(city.districts) and sent["filename"].endswith(".csv")
-    assert table[0]["区"] == "天河区" and table[0]["排名（区间）"] == "1 (1–2)" and table[0]["治理指数"] == "81.23"
+    assert (
+        table[0]["区"] == "天河区"
+        and table[0]["排名（区间）"] == "1 (1–2)"
+        and table[0]["治理指数"] == "81.23"
+    )
     sent = rankings_view.export_download(data, excel=True, lang="en", now=NOW)
     book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(sent["content"])))
     sheet = book.active
@@ -226,16 +274,33 @@ def test_warning_actions_follow_the_lifecycle(store: MetricsStore, city) -> None
     assert enabled("acknowledged") == ["dispatch", "resolve"]
     assert enabled("dispatched") == ["resolve"]
     assert enabled("closed") == []
-    assert warnings_view.action_message({"ok": True, "id": "w1", "status": "acknowledged"}, "zh") == \
-        "预警 w1 已更新为「已确认」"
-    assert warnings_view.action_message({"ok": False, "error": "forbidden"}, "en") == "Action failed: forbidden"
+    assert (
+        warnings_view.action_message({"ok": True, "id": "w1", "status": "acknowledged"}, "zh")
+        == "预警 w1 已更新为「已确认」"
+    )
+    assert (
+        warnings_view.action_message({"ok": False, "error": "forbidden"}, "en") == "Action failed: forbidden"
+    )
 
 
 def test_warning_table_and_map(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     cell = _cells(city)[0]
-    ws = [{"id": "w1", "level": "red", "scope": "grid", "target": cell, "status": "raised", "stream": "incidents",
-           "category": "fight", "detector": "ears", "raised_at": NOW - 3 * 3600, "observed": 9, "expected": 2.5,
-           "explanation": "<b>9</b> fights against 2.5 expected"}]
+    ws = [
+        {
+            "id": "w1",
+            "level": "red",
+            "scope": "grid",
+            "target": cell,
+            "status": "raised",
+            "stream": "incidents",
+            "category": "fight",
+            "detector": "ears",
+            "raised_at": NOW - 3 * 3600,
+            "observed": 9,
+            "expected": 2.5,
+            "explanation": "<b>9</b> fights against 2.5 expected",
+        }
+    ]
     data = EngineData(store, city, warning_list=ws)
     found = warnings_view.filtered(data, None, None, None, None)
     table = warnings_view.warning_table(found, {}, NOW, "en")

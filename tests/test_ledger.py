@@ -9,11 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics.keys import TIERS
-from metrics.ledger import PlacedEvent, plan_batch
+from metrics.ledger import PlacedEvent
+from metrics.ledger import plan_batch as _plan_batch
 from streams.schemas import Event
 
 T0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z, a day boundary in Asia/Shanghai
 GRID_A, GRID_B = "88411c0001fffff", "88411c0003fffff"
+
+
+def plan_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """The ledger at a clock just after the test events, so every tier still keeps their buckets."""
+    kwargs.setdefault("now", T0 + 86400)
+    return _plan_batch(*args, **kwargs)
 
 
 def ev(stream: str, id_: str, stage: str, ts: float = T0, category: str = "theft", **kw: object) -> Event:
@@ -160,3 +167,12 @@ def test_splitting_a_batch_changes_nothing(records, cut) -> None:  # type: ignor
     assert first.accepted + second.accepted == whole.accepted
     assert whole.accepted + whole.duplicates == len(events)
     assert whole.accepted == len({(e.id, e.stage) for e in events})
+
+
+def test_buckets_the_store_no_longer_keeps_are_not_written() -> None:
+    old = ev("incidents", "o1", "reported", T0, severity=1)
+    plan = _plan_batch(placed([old]), {}, now=T0 + 10 * 86400)
+    tiers = {tier for tier, _, _ in plan.counters}
+    assert tiers == {"1h", "1d"}  # 5-minute buckets live 48 h
+    plan = _plan_batch(placed([old]), {}, now=T0 + 100 * 86400)
+    assert {tier for tier, _, _ in plan.counters} == {"1d"}

@@ -18,6 +18,7 @@ from metrics.warnings.nbmodel import (
     holiday_day_numbers,
     nb_score,
     nb_sf_ge,
+    score_moments,
     shrunken_shares,
     window_alpha,
 )
@@ -182,3 +183,16 @@ def test_shares_of_a_parent_sum_to_one(counts: list[int], strength: float) -> No
         np.array(counts, float), np.zeros(n, dtype=np.int64), np.full(n, 1 / n), strength
     )
     assert share.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("mu", "alpha"), [(0.05, 0.0), (1.0, 0.0), (4.0, 0.2), (30.0, 0.05), (0.3, 1.5)])
+def test_score_moments_match_direct_summation(mu: float, alpha: float) -> None:
+    y = np.arange(0, 400, dtype=float)
+    dist = stats.poisson(mu) if alpha == 0 else stats.nbinom(1 / alpha, 1 / (1 + alpha * mu))
+    pmf = dist.pmf(y)
+    z = nb_score(y, np.array(mu), np.array(alpha))
+    mean = float((pmf * z).sum())
+    var = float((pmf * (z - mean) ** 2).sum())
+    got_mean, got_var = score_moments(np.array(mu), np.array(alpha))
+    assert got_mean == pytest.approx(mean, abs=0.01)
+    assert got_var == pytest.approx(var, abs=0.02)

@@ -11,6 +11,7 @@ from metrics.warnings.spatial import (
     benjamini_hochberg,
     emerging_hot_spots,
     getis_ord_gi_star,
+    gi_star_model,
     h3_weights,
     mann_kendall,
 )
@@ -44,6 +45,16 @@ def test_gi_star_columns_are_independent_maps() -> None:
 
 def test_gi_star_of_a_constant_map_is_zero() -> None:
     assert (getis_ord_gi_star(np.full(5, 2.0), CHAIN) == 0).all()
+
+
+def test_model_gi_star_by_hand() -> None:
+    # cell 2: (x1 + x2 + x3 - (m1 + m2 + m3)) / sqrt(v1 + v2 + v3) = (1 + 2 + 3 - 0.3) / sqrt(0.5 + 1 + 0.25)
+    x = np.array([0.0, 1.0, 2.0, 3.0, 0.0])
+    m = np.full(5, 0.1)
+    v = np.array([1.0, 0.5, 1.0, 0.25, 1.0])
+    got = gi_star_model(x, m, v, CHAIN)
+    assert got[2] == pytest.approx(5.7 / np.sqrt(1.75))
+    assert got[0] == pytest.approx((1.0 - 0.2) / np.sqrt(1.5))
 
 
 def test_h3_weights_use_the_first_ring() -> None:

@@ -29,55 +29,126 @@ from dashboard.views.common import district_names
 dash.register_page(__name__, path="/grids", name="Grids", title="红棉 Red Kapok — 网格地图", order=2)
 
 
-def layout(grid_id: str | None = None, metric: str | None = None, scale: str | None = None,
-           window: str | None = None, district: str | None = None, lang: str | None = None,
-           **_query: Any) -> html.Div:
+def layout(
+    grid_id: str | None = None,
+    metric: str | None = None,
+    scale: str | None = None,
+    window: str | None = None,
+    district: str | None = None,
+    lang: str | None = None,
+    **_query: Any,
+) -> html.Div:
     page_lang = request_lang(lang)
     data = context.data()
     geometry = server_option("RK_GEOMETRY", None)
     spec = {"url": geometry.url, "version": geometry.version} if geometry is not None else None
     names = district_names(data.city.districts, page_lang)
     metric_value = metric if metric in dict(view.metric_options(page_lang)) else "events"
-    marks = {h: (t("grids.now", page_lang) if h == 0 else t("grids.hours_ago", page_lang, n=h))
-             for h in range(0, view.REPLAY_HOURS + 1, 24)}
+    marks = {
+        h: (t("grids.now", page_lang) if h == 0 else t("grids.hours_ago", page_lang, n=h))
+        for h in range(0, view.REPLAY_HOURS + 1, 24)
+    }
     controls = html.Div(
         [
-            make_dropdown(ids.GRID_METRIC, view.metric_options(page_lang), metric_value,
-                          label=t("grids.metric", page_lang)),
-            html.Div([
-                html.Label(t("grids.scale", page_lang), className="control-label", htmlFor=ids.GRID_SCALE),
-                dcc.RadioItems(id=ids.GRID_SCALE, value=scale if scale in view.SCALES else "raw",
-                               options=[{"value": s, "label": t(f"grids.scale.{s}", page_lang)}
-                                        for s in view.SCALES], className="radio", inline=True),
-            ], className="control"),
-            html.Div([
-                html.Label(t("grids.window", page_lang), className="control-label", htmlFor=ids.GRID_WINDOW),
-                dcc.RadioItems(id=ids.GRID_WINDOW, value=window if window in view.WINDOWS else "24h",
-                               options=[{"value": w, "label": t(f"window.{w}", page_lang)} for w in view.WINDOWS],
-                               className="radio", inline=True),
-            ], className="control"),
-            make_dropdown(ids.GRID_DISTRICT, list(names.items()),
-                          district if district in names else None, label=t("district", page_lang),
-                          clearable=True),
-            html.Div([
-                html.Label(t("grids.time", page_lang), className="control-label", htmlFor=ids.GRID_REPLAY),
-                html.Div([
-                    html.Button(f"{t('grids.play', page_lang)} / {t('grids.pause', page_lang)}", id=ids.GRID_PLAY,
-                                className="button", n_clicks=0),
-                    dcc.Slider(id=ids.GRID_REPLAY, min=0, max=view.REPLAY_HOURS, step=1, value=0, marks=marks,
-                               className="slider", updatemode="mouseup"),
-                ], className="replay"),
-            ], className="control control-wide"),
-            html.Div([
-                html.Label(t("grids.goto", page_lang), className="control-label", htmlFor=ids.GRID_GOTO),
-                html.Div([
-                    dcc.Input(id=ids.GRID_GOTO, type="text", debounce=True, className="input",
-                              placeholder="88411c…", value=grid_id or ""),
-                    html.Button(t("grids.goto.button", page_lang), id=ids.GRID_GOTO_BUTTON, className="button"),
-                ], className="goto"),
-            ], className="control"),
+            make_dropdown(
+                ids.GRID_METRIC,
+                view.metric_options(page_lang),
+                metric_value,
+                label=t("grids.metric", page_lang),
+            ),
+            html.Div(
+                [
+                    html.Label(
+                        t("grids.scale", page_lang), className="control-label", htmlFor=ids.GRID_SCALE
+                    ),
+                    dcc.RadioItems(
+                        id=ids.GRID_SCALE,
+                        value=scale if scale in view.SCALES else "raw",
+                        options=[
+                            {"value": s, "label": t(f"grids.scale.{s}", page_lang)} for s in view.SCALES
+                        ],
+                        className="radio",
+                        inline=True,
+                    ),
+                ],
+                className="control",
+            ),
+            html.Div(
+                [
+                    html.Label(
+                        t("grids.window", page_lang), className="control-label", htmlFor=ids.GRID_WINDOW
+                    ),
+                    dcc.RadioItems(
+                        id=ids.GRID_WINDOW,
+                        value=window if window in view.WINDOWS else "24h",
+                        options=[{"value": w, "label": t(f"window.{w}", page_lang)} for w in view.WINDOWS],
+                        className="radio",
+                        inline=True,
+                    ),
+                ],
+                className="control",
+            ),
+            make_dropdown(
+                ids.GRID_DISTRICT,
+                list(names.items()),
+                district if district in names else None,
+                label=t("district", page_lang),
+                clearable=True,
+            ),
+            html.Div(
+                [
+                    html.Label(
+                        t("grids.time", page_lang), className="control-label", htmlFor=ids.GRID_REPLAY
+                    ),
+                    html.Div(
+                        [
+                            html.Button(
+                                f"{t('grids.play', page_lang)} / {t('grids.pause', page_lang)}",
+                                id=ids.GRID_PLAY,
+                                className="button",
+                                n_clicks=0,
+                            ),
+                            dcc.Slider(
+                                id=ids.GRID_REPLAY,
+                                min=0,
+                                max=view.REPLAY_HOURS,
+                                step=1,
+                                value=0,
+                                marks=marks,
+                                className="slider",
+                                updatemode="mouseup",
+                            ),
+                        ],
+                        className="replay",
+                    ),
+                ],
+                className="control control-wide",
+            ),
+            html.Div(
+                [
+                    html.Label(t("grids.goto", page_lang), className="control-label", htmlFor=ids.GRID_GOTO),
+                    html.Div(
+                        [
+                            dcc.Input(
+                                id=ids.GRID_GOTO,
+                                type="text",
+                                debounce=True,
+                                className="input",
+                                placeholder="88411c…",
+                                value=grid_id or "",
+                            ),
+                            html.Button(
+                                t("grids.goto.button", page_lang), id=ids.GRID_GOTO_BUTTON, className="button"
+                            ),
+                        ],
+                        className="goto",
+                    ),
+                ],
+                className="control",
+            ),
         ],
-        className="controls", role="search",
+        className="controls",
+        role="search",
     )
     body = html.Div(
         [
@@ -92,15 +163,28 @@ def layout(grid_id: str | None = None, metric: str | None = None, scale: str | N
             controls,
             html.Div(
                 [
-                    html.Section([
-                        html.Div(dcc.Graph(id=ids.GRID_MAP, figure=figures.empty_figure("…"),
-                                           config={**graph_config("grid-map"), "scrollZoom": True},
-                                           className="grid-map-graph", responsive=True),
-                                 className="graph-box grid-map-box"),
-                        html.Div(id=ids.GRID_SUMMARY, className="map-summary"),
-                    ], className="panel grid-map"),
-                    html.Aside(view.cell_detail(data, grid_id, page_lang, time.time()), id=ids.GRID_DETAIL,
-                               className="panel grid-detail", **{"aria-live": "polite"}),
+                    html.Section(
+                        [
+                            html.Div(
+                                dcc.Graph(
+                                    id=ids.GRID_MAP,
+                                    figure=figures.empty_figure("…"),
+                                    config={**graph_config("grid-map"), "scrollZoom": True},
+                                    className="grid-map-graph",
+                                    responsive=True,
+                                ),
+                                className="graph-box grid-map-box",
+                            ),
+                            html.Div(id=ids.GRID_SUMMARY, className="map-summary"),
+                        ],
+                        className="panel grid-map",
+                    ),
+                    html.Aside(
+                        view.cell_detail(data, grid_id, page_lang, time.time()),
+                        id=ids.GRID_DETAIL,
+                        className="panel grid-detail",
+                        **{"aria-live": "polite"},
+                    ),
                 ],
                 className="grid-body",
             ),
@@ -112,8 +196,14 @@ def layout(grid_id: str | None = None, metric: str | None = None, scale: str | N
     return make_shell(body, lang=page_lang, path=path, query=query, page_class="grids-page")
 
 
-dash.register_page("dashboard.pages.grid_cell", path_template="/grids/<grid_id>", name="Grid cell",
-                   title="红棉 Red Kapok — 网格", layout=layout, order=None)
+dash.register_page(
+    "dashboard.pages.grid_cell",
+    path_template="/grids/<grid_id>",
+    name="Grid cell",
+    title="红棉 Red Kapok — 网格",
+    layout=layout,
+    order=None,
+)
 
 
 @callback(
@@ -127,8 +217,15 @@ dash.register_page("dashboard.pages.grid_cell", path_template="/grids/<grid_id>"
     Input(ids.GRID_TICK, "n_intervals"),
     State(ids.LANG, "data"),
 )
-def refresh_values(metric: str | None, scale: str | None, window: str | None, district: str | None,
-                   hours_ago: int | None, _tick: int | None, lang: str | None) -> tuple[Any, Any]:
+def refresh_values(
+    metric: str | None,
+    scale: str | None,
+    window: str | None,
+    district: str | None,
+    hours_ago: int | None,
+    _tick: int | None,
+    lang: str | None,
+) -> tuple[Any, Any]:
     v = view.map_view(context.data(), metric, scale, window, district, hours_ago, lang_of(lang), time.time())
     return v.payload, v.summary
 

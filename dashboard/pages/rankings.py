@@ -23,19 +23,35 @@ def _whatif_panel(lang: str) -> html.Section:
     rows = []
     for name, label in view.dimensions(page_lang):
         slider_id = {"type": ids.RANK_WEIGHT, "dim": name}
-        rows.append(html.Div([
-            html.Label(label, className="control-label"),
-            dcc.Slider(id=slider_id, min=0, max=1, step=0.05, value=round(weights[name], 2), marks=None,
-                       tooltip={"placement": "bottom", "always_visible": False}, updatemode="mouseup"),
-            html.Span(fmt_num(weights[name], page_lang, 2), className="muted"),
-        ], className="whatif-row"))
-    return html.Section([
-        html.H2(t("rankings.whatif", page_lang), className="panel-title"),
-        html.P(t("rankings.whatif.help", page_lang), className="muted"),
-        *rows,
-        html.Button(t("rankings.whatif.reset", page_lang), id=ids.RANK_WHATIF_RESET, className="button"),
-        html.Div(id=ids.RANK_WHATIF),
-    ], className="panel")
+        rows.append(
+            html.Div(
+                [
+                    html.Label(label, className="control-label"),
+                    dcc.Slider(
+                        id=slider_id,
+                        min=0,
+                        max=1,
+                        step=0.05,
+                        value=round(weights[name], 2),
+                        marks=None,
+                        tooltip={"placement": "bottom", "always_visible": False},
+                        updatemode="mouseup",
+                    ),
+                    html.Span(fmt_num(weights[name], page_lang, 2), className="muted"),
+                ],
+                className="whatif-row",
+            )
+        )
+    return html.Section(
+        [
+            html.H2(t("rankings.whatif", page_lang), className="panel-title"),
+            html.P(t("rankings.whatif.help", page_lang), className="muted"),
+            *rows,
+            html.Button(t("rankings.whatif.reset", page_lang), id=ids.RANK_WHATIF_RESET, className="button"),
+            html.Div(id=ids.RANK_WHATIF),
+        ],
+        className="panel",
+    )
 
 
 def layout(code: str | None = None, lang: str | None = None, **_query: Any) -> html.Div:
@@ -43,30 +59,58 @@ def layout(code: str | None = None, lang: str | None = None, **_query: Any) -> h
     data = context.data()
     now = time.time()
     if code is not None:
-        return make_shell(view.district_detail(data, code, page_lang, now), lang=page_lang,
-                          path=f"/rankings/{code}", page_class="rankings-page")
+        return make_shell(
+            view.district_detail(data, code, page_lang, now),
+            lang=page_lang,
+            path=f"/rankings/{code}",
+            page_class="rankings-page",
+        )
     rows = view.ranking_rows(data, page_lang, now)
     notice = [] if data.index_latest("district") else [make_notice(t("no_index.long", page_lang))]
-    body = html.Div([
-        html.H1(t("rankings.title", page_lang), className="page-title"),
-        *notice,
-        html.Div([
-            html.Section([
-                html.Div([
-                    html.Button(t("rankings.export.csv", page_lang), id=ids.RANK_CSV, className="button"),
-                    html.Button(t("rankings.export.xlsx", page_lang), id=ids.RANK_XLSX, className="button"),
-                    dcc.Download(id=ids.RANK_DOWNLOAD),
-                ], className="rank-actions"),
-                html.Div(view.ranking_table(rows, page_lang), id=ids.RANK_TABLE),
-            ], className="panel"),
-            _whatif_panel(page_lang),
-        ], className="rank-body"),
-    ])
+    body = html.Div(
+        [
+            html.H1(t("rankings.title", page_lang), className="page-title"),
+            *notice,
+            html.Div(
+                [
+                    html.Section(
+                        [
+                            html.Div(
+                                [
+                                    html.Button(
+                                        t("rankings.export.csv", page_lang),
+                                        id=ids.RANK_CSV,
+                                        className="button",
+                                    ),
+                                    html.Button(
+                                        t("rankings.export.xlsx", page_lang),
+                                        id=ids.RANK_XLSX,
+                                        className="button",
+                                    ),
+                                    dcc.Download(id=ids.RANK_DOWNLOAD),
+                                ],
+                                className="rank-actions",
+                            ),
+                            html.Div(view.ranking_table(rows, page_lang), id=ids.RANK_TABLE),
+                        ],
+                        className="panel",
+                    ),
+                    _whatif_panel(page_lang),
+                ],
+                className="rank-body",
+            ),
+        ]
+    )
     return make_shell(body, lang=page_lang, path="/rankings", page_class="rankings-page")
 
 
-dash.register_page("dashboard.pages.rankings_district", path_template="/rankings/<code>", name="District",
-                   title="红棉 Red Kapok — 区", layout=layout)
+dash.register_page(
+    "dashboard.pages.rankings_district",
+    path_template="/rankings/<code>",
+    name="District",
+    title="红棉 Red Kapok — 区",
+    layout=layout,
+)
 
 
 @callback(
@@ -77,8 +121,9 @@ dash.register_page("dashboard.pages.rankings_district", path_template="/rankings
     prevent_initial_call=True,
 )
 def export(_csv: int | None, _xlsx: int | None, lang: str | None) -> dict[str, Any]:
-    return view.export_download(context.data(), excel=ctx.triggered_id == ids.RANK_XLSX, lang=lang_of(lang),
-                                now=time.time())
+    return view.export_download(
+        context.data(), excel=ctx.triggered_id == ids.RANK_XLSX, lang=lang_of(lang), now=time.time()
+    )
 
 
 @callback(
@@ -101,4 +146,3 @@ def recompute(values: list[float | None], slider_ids: list[dict[str, str]], lang
 def reset(_n: int | None, slider_ids: list[dict[str, str]]) -> list[float]:
     weights = view.default_weights()
     return [round(weights.get(sid["dim"], 0.0), 2) for sid in slider_ids]
-

@@ -31,8 +31,13 @@ def _rotate_ms(rotate: str | None) -> int:
     return max(seconds, 5) * 1000 if seconds > 0 else 0
 
 
-def layout(kiosk: str | None = None, rotate: str | None = None, map: str | None = None,  # noqa: A002
-           lang: str | None = None, **_query: Any) -> html.Div:
+def layout(
+    kiosk: str | None = None,
+    rotate: str | None = None,
+    map: str | None = None,
+    lang: str | None = None,
+    **_query: Any,
+) -> html.Div:
     page_lang = request_lang(lang)
     data = context.data()
     mode = "warnings" if map == "warnings" else "index"
@@ -40,9 +45,11 @@ def layout(kiosk: str | None = None, rotate: str | None = None, map: str | None 
     v = view.wall_view(data, mode, page_lang, now)
     rotate_ms = _rotate_ms(rotate)
     refresh_ms = server_option("RK_REFRESH_MS", 5000)
-    counters = html.Section([make_counter(c.stream, page_lang, value=c.text, change=c.change, trend=c.trend)
-                             for c in v.counters], className="counters",
-                            **{"aria-label": t("wall.past_hour", page_lang)})
+    counters = html.Section(
+        [make_counter(c.stream, page_lang, value=c.text, change=c.change, trend=c.trend) for c in v.counters],
+        className="counters",
+        **{"aria-label": t("wall.past_hour", page_lang)},
+    )
     body = html.Div(
         [
             dcc.Interval(id=ids.WALL_TICK, interval=refresh_ms),
@@ -50,41 +57,79 @@ def layout(kiosk: str | None = None, rotate: str | None = None, map: str | None 
             dcc.Store(id=ids.WALL_MODE, data=mode),
             dcc.Store(id=ids.WALL_LAST_OK, data=now * 1000),
             dcc.Store(id="wall-link-text", data=t("stale.link", page_lang)),
-            html.Div([
-                counters,
-                html.Div([
-                    html.Div("", id=ids.WALL_CLOCK, className="clock"),
-                    html.Div(v.freshness, id=ids.WALL_STALE, className="stale" if v.stale else "fresh",
-                             role="status"),
-                    html.Div("", id=ids.WALL_LINK, className="link-ok", role="alert"),
-                ], className="wall-status"),
-            ], className="wall-top"),
-            html.Section([
-                html.H2(v.map_title, id=ids.WALL_MAP_TITLE, className="panel-title"),
-                dcc.Graph(id=ids.WALL_MAP, figure=view.map_figure(data, v.fills, v.hover),
-                          config={"displayModeBar": False, "scrollZoom": False}, className="wall-map-graph",
-                          responsive=True),
-                html.Div(make_legend(v.legend, title=t("legend", page_lang)), id=ids.WALL_MAP_LEGEND),
-            ], className="panel wall-map"),
-            html.Section([
-                html.H2(t("wall.open_warnings", page_lang), className="panel-title"),
-                html.Ul(v.warnings, id=ids.WALL_WARNINGS, className="warning-list"),
-            ], className="panel wall-warnings"),
-            html.Section([
-                html.H2(t("wall.ranking", page_lang), className="panel-title"),
-                html.Ul(v.ranking, id=ids.WALL_RANKING, className="ranking-strip")
-                if isinstance(v.ranking, list) else html.Div(v.ranking, id=ids.WALL_RANKING),
-            ], className="panel wall-ranking"),
-            html.Section([
-                html.H2(t("wall.trend", page_lang), className="panel-title"),
-                dcc.Graph(id=ids.WALL_TREND, figure=view.trend_figure(v.trend, page_lang),
-                          config={"displayModeBar": False}, className="wall-trend-graph", responsive=True),
-            ], className="panel wall-trend"),
+            html.Div(
+                [
+                    counters,
+                    html.Div(
+                        [
+                            html.Div("", id=ids.WALL_CLOCK, className="clock"),
+                            html.Div(
+                                v.freshness,
+                                id=ids.WALL_STALE,
+                                className="stale" if v.stale else "fresh",
+                                role="status",
+                            ),
+                            html.Div("", id=ids.WALL_LINK, className="link-ok", role="alert"),
+                        ],
+                        className="wall-status",
+                    ),
+                ],
+                className="wall-top",
+            ),
+            html.Section(
+                [
+                    html.H2(v.map_title, id=ids.WALL_MAP_TITLE, className="panel-title"),
+                    dcc.Graph(
+                        id=ids.WALL_MAP,
+                        figure=view.map_figure(data, v.fills, v.hover),
+                        config={"displayModeBar": False, "scrollZoom": False},
+                        className="wall-map-graph",
+                        responsive=True,
+                    ),
+                    html.Div(make_legend(v.legend, title=t("legend", page_lang)), id=ids.WALL_MAP_LEGEND),
+                ],
+                className="panel wall-map",
+            ),
+            html.Section(
+                [
+                    html.H2(t("wall.open_warnings", page_lang), className="panel-title"),
+                    html.Ul(v.warnings, id=ids.WALL_WARNINGS, className="warning-list"),
+                ],
+                className="panel wall-warnings",
+            ),
+            html.Section(
+                [
+                    html.H2(t("wall.ranking", page_lang), className="panel-title"),
+                    html.Ul(v.ranking, id=ids.WALL_RANKING, className="ranking-strip")
+                    if isinstance(v.ranking, list)
+                    else html.Div(v.ranking, id=ids.WALL_RANKING),
+                ],
+                className="panel wall-ranking",
+            ),
+            html.Section(
+                [
+                    html.H2(t("wall.trend", page_lang), className="panel-title"),
+                    dcc.Graph(
+                        id=ids.WALL_TREND,
+                        figure=view.trend_figure(v.trend, page_lang),
+                        config={"displayModeBar": False},
+                        className="wall-trend-graph",
+                        responsive=True,
+                    ),
+                ],
+                className="panel wall-trend",
+            ),
         ],
         className="wall",
     )
-    return make_shell(body, lang=page_lang, path="/", query={"kiosk": kiosk, "rotate": rotate, "map": map},
-                      kiosk=is_on(kiosk), page_class="wall-page")
+    return make_shell(
+        body,
+        lang=page_lang,
+        path="/",
+        query={"kiosk": kiosk, "rotate": rotate, "map": map},
+        kiosk=is_on(kiosk),
+        page_class="wall-page",
+    )
 
 
 @callback(

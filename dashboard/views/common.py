@@ -27,8 +27,14 @@ def epoch_of(value: Any) -> float | None:
 
 def warning_order(warnings: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Most severe first, then newest first (ties by id, so the order is stable between refreshes)."""
-    return sorted(warnings, key=lambda w: (-theme.warning_rank(w.get("level")),
-                                           -(epoch_of(w.get("raised_at")) or 0.0), str(w.get("id"))))
+    return sorted(
+        warnings,
+        key=lambda w: (
+            -theme.warning_rank(w.get("level")),
+            -(epoch_of(w.get("raised_at")) or 0.0),
+            str(w.get("id")),
+        ),
+    )
 
 
 def district_names(districts: pd.DataFrame, lang: Lang) -> dict[str, str]:
@@ -47,8 +53,10 @@ def warning_district(warning: Mapping[str, Any], grid_districts: Mapping[str, st
     return None
 
 
-def district_warning_levels(warnings: Iterable[Mapping[str, Any]], grid_districts: Mapping[str, str],
-                            ) -> dict[str, str]:
+def district_warning_levels(
+    warnings: Iterable[Mapping[str, Any]],
+    grid_districts: Mapping[str, str],
+) -> dict[str, str]:
     """District code -> the most severe level among the given warnings that concern it."""
     out: dict[str, str] = {}
     for w in warnings:

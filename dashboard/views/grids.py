@@ -53,8 +53,13 @@ def metric_label(metric: Metric, lang: Lang) -> str:
 
 def metric_options(lang: Lang) -> list[tuple[str, str]]:
     """Every metric the map can show, as (key, label)."""
-    metrics = [Metric("index"), Metric("level"), *(Metric("dim", name) for name, _ in dimension_names()),
-               Metric("events"), *(Metric("stream", s) for s in ALL_STREAMS)]
+    metrics = [
+        Metric("index"),
+        Metric("level"),
+        *(Metric("dim", name) for name, _ in dimension_names()),
+        Metric("events"),
+        *(Metric("stream", s) for s in ALL_STREAMS),
+    ]
     metrics += [Metric("category", f"{s}.{c}") for s in ALL_STREAMS for c in sorted(CATEGORIES[s])]
     return [(m.key, metric_label(m, lang)) for m in metrics]
 
@@ -72,8 +77,16 @@ def _static(city: CityModel) -> tuple[np.ndarray, np.ndarray]:
     return city.grids["area_km2"].to_numpy(dtype=float), gridmap.cell_population(city.grids, city.districts)
 
 
-def map_view(data: Dashboard, metric_key: str | None, scale: str | None, window: str | None,
-             district: str | None, hours_ago: int | None, lang: Lang, now: float) -> MapView:
+def map_view(
+    data: Dashboard,
+    metric_key: str | None,
+    scale: str | None,
+    window: str | None,
+    district: str | None,
+    hours_ago: int | None,
+    lang: Lang,
+    now: float,
+) -> MapView:
     """Values and colour classes of every cell for the chosen metric, window and time (``hours_ago``
     before ``now``), cells outside ``district`` hidden."""
     metric = Metric.parse(metric_key)
@@ -100,19 +113,31 @@ def map_view(data: Dashboard, metric_key: str | None, scale: str | None, window:
         classes = gridmap.score_classes(lang)
     else:
         classes = gridmap.count_classes(shown, lang, integral=scale == "raw")
-    title = f"{metric_label(metric, lang)} · {t(f'window.{label}', lang)}" if metric.counts \
+    title = (
+        f"{metric_label(metric, lang)} · {t(f'window.{label}', lang)}"
+        if metric.counts
         else metric_label(metric, lang)
+    )
     if metric.counts and scale != "raw":
         title += f" · {t(f'grids.scale.{scale}', lang)}"
     digits = 0 if metric.counts and scale == "raw" else 2 if metric.counts else 1
-    payload = gridmap.map_payload(values, classes, visible=visible, title=title,
-                                  bounds=gridmap.district_bounds(grids, district), digits=digits, lang=lang)
-    return MapView(payload, summary(metric, grids.index, shown, title, lang, no_index=not metric.counts and
-                                    not index))
+    payload = gridmap.map_payload(
+        values,
+        classes,
+        visible=visible,
+        title=title,
+        bounds=gridmap.district_bounds(grids, district),
+        digits=digits,
+        lang=lang,
+    )
+    return MapView(
+        payload, summary(metric, grids.index, shown, title, lang, no_index=not metric.counts and not index)
+    )
 
 
-def summary(metric: Metric, grid_ids: pd.Index, values: np.ndarray, title: str, lang: Lang, *,
-            no_index: bool) -> list[Any]:
+def summary(
+    metric: Metric, grid_ids: pd.Index, values: np.ndarray, title: str, lang: Lang, *, no_index: bool
+) -> list[Any]:
     """The map in words (and keyboard links to its top cells)."""
     if no_index:
         return [make_notice(t("no_index.long", lang))]
@@ -121,8 +146,13 @@ def summary(metric: Metric, grid_ids: pd.Index, values: np.ndarray, title: str, 
     if n == 0:
         return [html.P(t("grids.summary.none", lang, metric=title), role="status")]
     digits = 0 if metric.counts and float(np.nanmax(values)).is_integer() else 1
-    text = t("grids.summary", lang, metric=title, n=fmt_int(n, lang),
-             top=", ".join(f"{gid} ({fmt_num(v, lang, digits)})" for gid, v in top[:1]))
+    text = t(
+        "grids.summary",
+        lang,
+        metric=title,
+        n=fmt_int(n, lang),
+        top=", ".join(f"{gid} ({fmt_num(v, lang, digits)})" for gid, v in top[:1]),
+    )
     links = [html.Li(dcc.Link(f"{gid}: {fmt_num(v, lang, digits)}", href=f"/grids/{gid}")) for gid, v in top]
     return [html.P(text, role="status"), html.Ol(links, className="top-cells")]
 
@@ -152,9 +182,13 @@ def _recent_row(event: Mapping[str, Any], lang: Lang) -> list[str]:
             details.append(f"{name}={event[name]}")
     if event.get("text"):
         details.append(str(event["text"])[:200])  # untrusted: shown as a plain string, never as markup
-    return [fmt_time(event.get("ts"), lang), t(f"stream.{stream}", lang),
-            category_label(stream, str(event.get("category", "")), lang), str(event.get("stage", "")),
-            " · ".join(details)]
+    return [
+        fmt_time(event.get("ts"), lang),
+        t(f"stream.{stream}", lang),
+        category_label(stream, str(event.get("category", "")), lang),
+        str(event.get("stage", "")),
+        " · ".join(details),
+    ]
 
 
 def cell_detail(data: Dashboard, grid_id: str | None, lang: Lang, now: float) -> list[Any]:
@@ -172,18 +206,32 @@ def cell_detail(data: Dashboard, grid_id: str | None, lang: Lang, now: float) ->
     count_items = []
     for stream in ALL_STREAMS:
         cols = [c for c in row.index if c.startswith(f"{stream}.") and c.endswith(".n")]
-        count_items.append(html.Li(f"{t(f'stream.{stream}', lang)}: {fmt_int(float(row[cols].sum()) if cols else 0, lang)}"))
+        count_items.append(
+            html.Li(f"{t(f'stream.{stream}', lang)}: {fmt_int(float(row[cols].sum()) if cols else 0, lang)}")
+        )
     hourly = data.grid_hourly(grid_id, now - DETAIL_DAYS * 86400, now)
     labels = {k: label_or(f"ind.{k}", lang, v) for k, v in indicator_labels().items()}
     header = [
         html.H2(t("grids.cell", lang, id=grid_id), className="panel-title"),
-        html.P([district["name_zh"] if lang == "zh" else district["name_en"], " · ",
-                f"{fmt_num(float(cell['area_km2']), lang, 2)} km²"], className="muted"),
+        html.P(
+            [
+                district["name_zh"] if lang == "zh" else district["name_en"],
+                " · ",
+                f"{fmt_num(float(cell['area_km2']), lang, 2)} km²",
+            ],
+            className="muted",
+        ),
     ]
     if scored:
-        header.append(html.P([f"{t('index', lang)}: {fmt_num(scored.get('score'), lang)} ",
-                              make_level_badge(scored.get("level"), lang),
-                              f" {t('rank', lang)} {scored.get('rank', '–')}"]))
+        header.append(
+            html.P(
+                [
+                    f"{t('index', lang)}: {fmt_num(scored.get('score'), lang)} ",
+                    make_level_badge(scored.get("level"), lang),
+                    f" {t('rank', lang)} {scored.get('rank', '–')}",
+                ]
+            )
+        )
     else:
         header.append(make_notice(t("no_index", lang)))
     recent = data.store.recent_events(grid_id=grid_id, limit=RECENT_EVENTS)
@@ -193,14 +241,30 @@ def cell_detail(data: Dashboard, grid_id: str | None, lang: Lang, now: float) ->
         html.H3(t("rankings.counts", lang)),
         html.Ul(count_items, className="inline-list"),
         html.H3(t("grids.trend", lang)),
-        dcc.Graph(figure=figures.stream_trend(hourly, lang, uirevision=f"cell-{grid_id}"),
-                  config={"displayModeBar": True, "displaylogo": False}, className="detail-graph"),
+        dcc.Graph(
+            figure=figures.stream_trend(hourly, lang, uirevision=f"cell-{grid_id}"),
+            config={"displayModeBar": True, "displaylogo": False},
+            className="detail-graph",
+        ),
         html.H3(t("grids.contributions", lang)),
-        dcc.Graph(figure=figures.contributions_bar(scored.get("contributions") or {}, labels, lang),
-                  config={"displayModeBar": False}, className="detail-graph"),
+        dcc.Graph(
+            figure=figures.contributions_bar(scored.get("contributions") or {}, labels, lang),
+            config={"displayModeBar": False},
+            className="detail-graph",
+        ),
         html.H3(t("grids.recent", lang)),
-        make_table([t("time", lang), t("warnings.filter.stream", lang), t("category", lang), "stage", ""],
-                   [_recent_row(e, lang) for e in recent]) if recent else html.P(t("no_data", lang), className="muted"),
+        make_table(
+            [
+                t("time", lang),
+                t("warnings.filter.stream", lang),
+                t("category", lang),
+                t("stage", lang),
+                t("details", lang),
+            ],
+            [_recent_row(e, lang) for e in recent],
+        )
+        if recent
+        else html.P(t("no_data", lang), className="muted"),
         html.H3(t("grids.neighbours", lang)),
         html.Ul(neighbour_links, className="inline-list"),
     ]

@@ -14,8 +14,8 @@ from dashboard import figures, theme
 from dashboard.components import make_legend, make_warning_badge
 from dashboard.data import ALL_STREAMS, EVENT_STREAMS, Dashboard
 from dashboard.i18n import Lang, category_label, fmt_age, fmt_int, fmt_num, fmt_pct_change, fmt_time, t
-from geo.city import CityModel
 from dashboard.views.common import district_names, district_warning_levels, epoch_of, warning_order
+from geo.city import CityModel
 
 WEEK_S = 7 * 86400
 #: The wall says the data is stale when the newest event is older than this.
@@ -50,8 +50,12 @@ def counters(data: Dashboard, now: float, lang: Lang) -> list[Counter]:
     return out
 
 
-def map_colours(data: Dashboard, mode: str, open_warnings: Sequence[Mapping[str, Any]], lang: Lang,
-                ) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]], str]:
+def map_colours(
+    data: Dashboard,
+    mode: str,
+    open_warnings: Sequence[Mapping[str, Any]],
+    lang: Lang,
+) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]], str]:
     """District fills, hover texts, legend entries and the title for the map in ``mode``."""
     names = district_names(data.city.districts, lang)
     fills: dict[str, str] = {}
@@ -63,7 +67,8 @@ def map_colours(data: Dashboard, mode: str, open_warnings: Sequence[Mapping[str,
             fills[code] = theme.WARNING_COLOURS.get(level, theme.NO_DATA) if level else theme.NO_DATA
             hover[code] = f"{name}: {t(f'wlevel.{level}' if level else 'wlevel.none', lang)}"
         legend = [(theme.NO_DATA, t("wlevel.none", lang))] + [
-            (theme.WARNING_COLOURS[lv], t(f"wlevel.{lv}", lang)) for lv in theme.WARNING_LEVELS]
+            (theme.WARNING_COLOURS[lv], t(f"wlevel.{lv}", lang)) for lv in theme.WARNING_LEVELS
+        ]
         return fills, hover, legend, t("wall.map.warnings", lang)
     index = data.index_latest("district")
     for code, name in names.items():
@@ -71,15 +76,23 @@ def map_colours(data: Dashboard, mode: str, open_warnings: Sequence[Mapping[str,
         level = scored.get("level")
         fills[code] = theme.INDEX_LEVEL_COLOURS.get(level, theme.NO_DATA) if level else theme.NO_DATA
         score = scored.get("score")
-        hover[code] = f"{name}: {fmt_num(score, lang)} {t(f'level.{level}', lang) if level else ''}".strip() \
-            if score is not None else f"{name}: {t('no_index', lang)}"
+        hover[code] = (
+            f"{name}: {fmt_num(score, lang)} {t(f'level.{level}', lang) if level else ''}".strip()
+            if score is not None
+            else f"{name}: {t('no_index', lang)}"
+        )
     legend = [(colour, t(f"level.{lv}", lang)) for lv, colour in theme.INDEX_LEVEL_COLOURS.items()]
     legend.append((theme.NO_DATA, t("no_index", lang) if not index else t("no_data", lang)))
     return fills, hover, legend, t("wall.map.index", lang)
 
 
-def warning_items(open_warnings: Sequence[Mapping[str, Any]], names: Mapping[str, str], now: float,
-                  lang: Lang, limit: int = MAX_WARNINGS) -> list[html.Li]:
+def warning_items(
+    open_warnings: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    now: float,
+    lang: Lang,
+    limit: int = MAX_WARNINGS,
+) -> list[html.Li]:
     """The open warnings, most severe and newest first, each with its age (plain text only)."""
     items = []
     for w in warning_order(open_warnings)[:limit]:
@@ -88,12 +101,16 @@ def warning_items(open_warnings: Sequence[Mapping[str, Any]], names: Mapping[str
         where = names.get(target, target)
         what = category_label(str(w.get("stream") or ""), str(w.get("category") or ""), lang)
         stream = t(f"stream.{w.get('stream')}", lang) if w.get("stream") else ""
-        items.append(html.Li(
-            [make_warning_badge(w.get("level"), lang),
-             html.Span(f"{where} · {stream} {what}".strip(), className="warning-what"),
-             html.Span(fmt_age(now - raised, lang) if raised else "–", className="warning-age")],
-            className=f"warning-item wl-{w.get('level')}",
-        ))
+        items.append(
+            html.Li(
+                [
+                    make_warning_badge(w.get("level"), lang),
+                    html.Span(f"{where} · {stream} {what}".strip(), className="warning-what"),
+                    html.Span(fmt_age(now - raised, lang) if raised else "–", className="warning-age"),
+                ],
+                className=f"warning-item wl-{w.get('level')}",
+            )
+        )
     return items
 
 
@@ -103,17 +120,23 @@ def ranking_strip(data: Dashboard, lang: Lang) -> list[html.Li] | html.Div:
     if not index:
         return html.Div(t("no_index", lang), className="notice", role="status")
     names = district_names(data.city.districts, lang)
-    ranked = sorted(((code, s) for code, s in index.items() if s.get("rank") is not None),
-                    key=lambda cs: cs[1]["rank"])
+    ranked = sorted(
+        ((code, s) for code, s in index.items() if s.get("rank") is not None), key=lambda cs: cs[1]["rank"]
+    )
     chips = []
     for code, scored in ranked:
         fill = theme.INDEX_LEVEL_COLOURS.get(scored.get("level") or "", theme.NO_DATA)
-        chips.append(html.Li(
-            [html.Span(str(scored["rank"]), className="chip-rank"),
-             html.Span(names.get(code, code), className="chip-name"),
-             html.Span(fmt_num(scored.get("score"), lang), className="chip-score")],
-            className="chip", style={"background": fill, "color": theme.text_on(fill)},
-        ))
+        chips.append(
+            html.Li(
+                [
+                    html.Span(str(scored["rank"]), className="chip-rank"),
+                    html.Span(names.get(code, code), className="chip-name"),
+                    html.Span(fmt_num(scored.get("score"), lang), className="chip-score"),
+                ],
+                className="chip",
+                style={"background": fill, "color": theme.text_on(fill)},
+            )
+        )
     return chips
 
 
@@ -161,7 +184,9 @@ def trend_figure(frame: pd.DataFrame, lang: Lang) -> dict[str, Any]:
 
 
 def map_figure(data: Dashboard, fills: Mapping[str, str], hover: Mapping[str, str]) -> dict[str, Any]:
-    return figures.district_map(district_polygons(data), fills, hover, city_bounds(data), uirevision="wall-map")
+    return figures.district_map(
+        district_polygons(data), fills, hover, city_bounds(data), uirevision="wall-map"
+    )
 
 
 @dataclass(frozen=True)
@@ -185,10 +210,22 @@ def wall_view(data: Dashboard, mode: str, lang: Lang, now: float) -> WallView:
     warnings = open_warnings(data)
     fills, hover, legend, title = map_colours(data, mode if mode in MODES else "index", warnings, lang)
     names = district_names(data.city.districts, lang)
-    items = warning_items(warnings, names, now, lang) or [html.Li(t("wall.no_warnings", lang), className="muted")]
+    items = warning_items(warnings, names, now, lang) or [
+        html.Li(t("wall.no_warnings", lang), className="muted")
+    ]
     freshness, stale = staleness(data.newest_event_ts(), now, lang)
-    return WallView(counters(data, now, lang), fills, hover, legend, title, items, ranking_strip(data, lang),
-                    hourly_frame(data, now), freshness, stale)
+    return WallView(
+        counters(data, now, lang),
+        fills,
+        hover,
+        legend,
+        title,
+        items,
+        ranking_strip(data, lang),
+        hourly_frame(data, now),
+        freshness,
+        stale,
+    )
 
 
 def map_patch(data: Dashboard, view: WallView) -> Patch:

@@ -33,19 +33,64 @@ def records(now: float) -> list[tuple[str, str, dict]]:
     for i, (name, lon, lat) in enumerate(PLACES):
         for k in range(6):
             ts = now - 600 - k * 3 * 3600 - i * 300
-            out.append(("incidents", f"inc-{name}-{k}", {
-                "id": f"inc-{name}-{k}", "ts": _iso(ts), "lon": lon, "lat": lat,
-                "category": ("theft", "fight", "traffic_accident", "dispute")[k % 4], "severity": 1 + (k % 4)}))
-        out.append(("surveillance", f"cam-{name}", {
-            "id": f"cam-{name}", "ts": _iso(now - 900 - i * 60), "lon": lon, "lat": lat,
-            "category": "crowd_gathering", "camera_id": f"cam-{i}", "confidence": 0.93}))
-        out.append(("hotline", f"tk-{name}", {
-            "id": f"tk-{name}", "ts": _iso(now - 1800 - i * 120), "lon": lon, "lat": lat,
-            "category": "noise", "caller_phone": f"1381234{i:04d}",
-            "text": "<script>alert('x')</script> 楼下装修噪音"}))
-        out.append(("incidents", f"inc-{name}-lastweek", {
-            "id": f"inc-{name}-lastweek", "ts": _iso(now - 7 * 86400 - 1200), "lon": lon, "lat": lat,
-            "category": "theft", "severity": 2}))
+            out.append(
+                (
+                    "incidents",
+                    f"inc-{name}-{k}",
+                    {
+                        "id": f"inc-{name}-{k}",
+                        "ts": _iso(ts),
+                        "lon": lon,
+                        "lat": lat,
+                        "category": ("theft", "fight", "traffic_accident", "dispute")[k % 4],
+                        "severity": 1 + (k % 4),
+                    },
+                )
+            )
+        out.append(
+            (
+                "surveillance",
+                f"cam-{name}",
+                {
+                    "id": f"cam-{name}",
+                    "ts": _iso(now - 900 - i * 60),
+                    "lon": lon,
+                    "lat": lat,
+                    "category": "crowd_gathering",
+                    "camera_id": f"cam-{i}",
+                    "confidence": 0.93,
+                },
+            )
+        )
+        out.append(
+            (
+                "hotline",
+                f"tk-{name}",
+                {
+                    "id": f"tk-{name}",
+                    "ts": _iso(now - 1800 - i * 120),
+                    "lon": lon,
+                    "lat": lat,
+                    "category": "noise",
+                    "caller_phone": f"1381234{i:04d}",
+                    "text": "<script>alert('x')</script> 楼下装修噪音",
+                },
+            )
+        )
+        out.append(
+            (
+                "incidents",
+                f"inc-{name}-lastweek",
+                {
+                    "id": f"inc-{name}-lastweek",
+                    "ts": _iso(now - 7 * 86400 - 1200),
+                    "lon": lon,
+                    "lat": lat,
+                    "category": "theft",
+                    "severity": 2,
+                },
+            )
+        )
     return out
 
 

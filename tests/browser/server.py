@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from werkzeug.serving import make_server
 @contextmanager
 def serving(app: Dash) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port) until the block ends; yields the base URL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns test output
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="dash-test-server", daemon=True)
     thread.start()
