@@ -66,6 +66,18 @@ def make_api(data: Dashboard, *, kafka_bootstrap: str | None) -> Blueprint:
             return jsonify({"error": f"no grid cell {grid_id!r} in this city"}), 404
         return jsonify(found)
 
+    @api.get("/hazards")
+    def hazards() -> Any:
+        limit = request.args.get("limit")
+        if limit is not None and not limit.isdigit():
+            raise BadRequest(f"limit must be a non-negative integer, got {limit!r}")
+        return jsonify(data.hazard_listing(request.args.get("status"), request.args.get("district"),
+                                           int(limit) if limit is not None else None))
+
+    @api.get("/hazards/summary")
+    def hazard_summary() -> Any:
+        return jsonify(data.hazard_summary(request.args.get("district")))
+
     @api.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def not_found(unknown: str) -> Any:
         # Without this, Dash's page router would answer unknown API paths with the HTML app shell.

@@ -57,7 +57,6 @@ def make_shell(
     other: Lang = "en" if lang == "zh" else "zh"
     children: list[Any] = [dcc.Store(id=ids.LANG, data=lang)]
     if not kiosk:
-        auth_off = server_option("RK_AUTH_OFF", False)
         children.append(
             html.Header(
                 [
@@ -74,8 +73,7 @@ def make_shell(
                         id=ids.NAV,
                         **{"aria-label": t("brand", lang)},
                     ),
-                    html.Span(t("auth.off", lang) if auth_off else "", className="auth-off"),
-                    html.A(
+                        html.A(
                         t("lang.switch", lang),
                         id=ids.LANG_SWITCH,
                         className="lang-switch",

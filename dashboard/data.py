@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from geo.city import CityModel
+from metrics.snapshots import SnapshotStore
 from metrics.store import MetricsStore
 from streams.schemas import FIRST_STAGE
 
@@ -62,6 +63,10 @@ class Dashboard:
 
     store: MetricsStore
     city: CityModel
+    snapshots: SnapshotStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.snapshots = SnapshotStore(self.store.client, prefix=self.store.keys.root.split(":")[0])
 
     def window_counts(self, level: str, seconds: int, now: float | None = None) -> pd.DataFrame:
         now = time.time() if now is None else now
@@ -85,6 +90,10 @@ class Dashboard:
                 "level": scored.get("level"),
                 "counts": {s: int(counts.at[code, s]) if code in counts.index else 0 for s in EVENT_STREAMS},
                 "dimensions": scored.get("dimensions", {}),
+                "rank_interval": [scored.get("rank_lo"), scored.get("rank_hi")] if scored else None,
+                "change_day": scored.get("change_day"),
+                "change_week": scored.get("change_week"),
+                "status": scored.get("status", "no_index_yet"),
             })
         return {"as_of": iso(now), "window": label, "districts": rows}
 
@@ -130,14 +139,37 @@ class Dashboard:
             "index": scored.get("score"),
             "level": scored.get("level"),
             "counts": {s: int(counts.at[grid_id, s]) if grid_id in counts.index else 0 for s in EVENT_STREAMS},
+            "dimensions": scored.get("dimensions", {}),
             "contributions": scored.get("contributions", {}),
-            "history": [],
+            "status": scored.get("status", "no_index_yet"),
+            "history": [
+                {"as_of": iso(ts.timestamp()), "score": _number(row.get("score")), "level": row.get("level")}
+                for ts, row in self.index_history("grid", grid_id, "1h", 48).iterrows()
+            ],
             "recent_events": self.store.recent_events(grid_id=grid_id, limit=20),
         }
 
+    def index_frame(self, level: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """The index engine's latest full snapshot of a level (None until the engine has run)."""
+        return self.snapshots.latest(level)
+
     def index_latest(self, level: str) -> dict[str, dict[str, Any]]:
-        """The index engine's latest snapshot of a level, entity -> fields (empty until it has run)."""
-        return {}
+        """The latest snapshot of a level as entity -> fields (empty until the engine has run):
+        ``score``, ``level``, ``rank``, ``rank_lo``/``rank_hi`` (5th–95th percentile rank, districts),
+        ``change_day``, ``change_week``, ``dimensions``, ``contributions`` (indicator -> points),
+        ``insufficient`` (the data-coverage gates failed)."""
+        found = self.index_frame(level)
+        if found is None:
+            return {}
+        frame, _meta = found
+        return {str(entity): _index_fields(row) for entity, row in zip(frame.index, frame.to_dict("records"),
+                                                                        strict=True)}
+
+    def index_history(self, level: str, entity: str, tier: str = "1h",
+                      hours: float = 48.0) -> pd.DataFrame:
+        """An entity's score history (time-indexed ``score``, ``level``…), from the engine's snapshots."""
+        now = time.time()
+        return self.snapshots.history(level, entity, tier, now - hours * 3600, now)
 
     def stats(self) -> dict[str, Any]:
         stats = self.store.stats()
@@ -178,17 +210,6 @@ class Dashboard:
         frame = self.store.series("district", start, end, "1h", entity=district_code, streams=ALL_STREAMS)
         return _stream_events(frame)
 
-    def index_snapshot(self, level: str) -> pd.DataFrame:
-        """The index engine's latest snapshot of a level as stored (``metrics.index.compute`` columns:
-        ``score``, ``rank``, ``ind.<indicator>``, ...), for the what-if. Filled by the engine's store;
-        empty until then."""
-        return pd.DataFrame()
-
-    def index_history(self, level: str, entity: str, tier: str = "1h") -> pd.DataFrame:
-        """An entity's index over time: columns ``time`` (UTC timestamps) and ``score``. Filled by the
-        engine's store; empty until then."""
-        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "score": pd.Series(dtype=float)})
-
     def warnings(self, status: str | None = None, district: str | None = None, level: str | None = None,
                  stream: str | None = None) -> list[dict[str, Any]]:
         """Warnings with the contract fields (``id``, ``level``, ``scope``, ``target``, ``stream``,
@@ -196,10 +217,42 @@ class Dashboard:
         ``explanation``, ``events``), filtered. Filled by the engine's store; empty until then."""
         return []
 
-    def hazards(self, status: str | None = "open", district: str | None = None) -> list[dict[str, Any]]:
+    def hazards(self, status: str | None = "open", district: str | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
         """Hazards of the register (``id``, ``grade``, ``category``, ``district``, ``grid``, ``stage``,
-        ``due``, ``overdue``, ``escalation``). Filled by the engine's store; empty until then."""
-        return []
+        ``due``, ``overdue``, ``escalation``), most overdue first. Raises BadRequest for a bad filter."""
+        return self.hazard_listing(status, district, limit)["hazards"]
+
+    def _hazard_entries(self) -> list[bytes]:
+        keys = [self.store.keys.hazard_register(p) for s, p in self.store.partitions() if s == "hazards"]
+        entries: list[bytes] = []
+        for key in keys:
+            entries.extend(self.store.client.hvals(key))
+        return entries
+
+    def _check_district(self, district: str | None) -> None:
+        if district is not None and district not in self.city.districts.index:
+            raise BadRequest(f"district {district!r} is not a district code of this city "
+                             f"(known: {', '.join(self.city.districts.index)})")
+
+    def hazard_listing(self, status: str | None, district: str | None,
+                       limit: int | None = None) -> dict[str, Any]:
+        """``/api/v1/hazards``: the register judged at the current clock."""
+        from metrics.hazards.errors import HazardQueryError
+        from metrics.hazards.views import list_hazards
+
+        self._check_district(district)
+        try:
+            return list_hazards(self._hazard_entries(), time.time(), status or "open", district, limit=limit)
+        except HazardQueryError as exc:
+            raise BadRequest(str(exc)) from exc
+
+    def hazard_summary(self, district: str | None) -> dict[str, Any]:
+        """``/api/v1/hazards/summary``: open and overdue hazards per grade."""
+        from metrics.hazards.views import summary
+
+        self._check_district(district)
+        return summary(self._hazard_entries(), time.time(), district)
 
 
 ALL_STREAMS = (*EVENT_STREAMS, "hazards")
@@ -212,6 +265,38 @@ def _stream_events(frame: pd.DataFrame) -> pd.DataFrame:
         cols = [c for c in frame.columns if c.startswith(f"{stream}.") and c.endswith(".n")]
         out[stream] = frame[cols].sum(axis=1) if cols else 0.0
     return out
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else round(number, 2)
+
+
+def _index_fields(row: dict[str, Any]) -> dict[str, Any]:
+    def rank(name: str) -> int | None:
+        value = _number(row.get(name))
+        return None if value is None else int(value)
+
+    insufficient = not bool(row.get("data_ok", True))
+    return {
+        # A score computed from too little data is not shown as if it were known.
+        "score": None if insufficient else _number(row.get("score")),
+        "level": row.get("level") if isinstance(row.get("level"), str) else None,
+        "rank": rank("rank"),
+        "rank_lo": rank("rank_p05"),
+        "rank_hi": rank("rank_p95"),
+        "change_day": _number(row.get("change_1d")),
+        "change_week": _number(row.get("change_7d")),
+        "dimensions": {k[4:]: _number(v) for k, v in row.items() if k.startswith("dim.")},
+        "contributions": {k[8:]: _number(v) for k, v in row.items() if k.startswith("contrib.")},
+        "insufficient": insufficient,
+        "status": "insufficient_data" if insufficient else "ok",
+    }
 
 
 __all__ = ["FIRST_STAGE", "BadRequest", "Dashboard", "iso", "parse_window"]

@@ -196,11 +196,11 @@ def index_trend(
     *,
     thresholds: Sequence[float] = (80.0, 65.0, 50.0),
 ) -> dict[str, Any]:
-    """An entity's index over time with the level thresholds as dotted lines; ``history`` has columns
-    ``time`` (UTC) and ``score``."""
-    if history.empty:
+    """An entity's index over time with the level thresholds as dotted lines; ``history`` is indexed by
+    time (UTC) with a ``score`` column."""
+    if history.empty or "score" not in history.columns:
         return empty_figure(t("no_history", lang))
-    x = local_times(pd.DatetimeIndex(history["time"]))
+    x = local_times(pd.DatetimeIndex(history.index))
     layout = base_layout(legend=False)
     layout.update(
         xaxis=_time_axis(lang),

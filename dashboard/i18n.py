@@ -28,7 +28,6 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "nav.warnings": ("预警", "Warnings"),
     "lang.switch": ("English", "中文"),
     "lang.switch.label": ("切换到英文", "Switch to Chinese"),
-    "auth.off": ("未启用登录 (RK_AUTH=none)", "login off (RK_AUTH=none)"),
     "stream.incidents": ("警情事件", "Incidents"),
     "stream.surveillance": ("视频告警", "Camera alerts"),
     "stream.hotline": ("12345 热线", "12345 hotline"),

@@ -4,7 +4,7 @@ like ``/api/v1/health``).
 
 Figures come from the store, so any dashboard worker answers for the whole deployment: consumer
 counts (``MetricsStore.stats``), lag, the consumers' batch-latency histogram and the engines' run times
-(:mod:`metrics.opstats`), and open warnings by level.
+(:mod:`metrics.opstats`, ``Keys.engine_timings``), and open warnings by level.
 """
 
 from __future__ import annotations
@@ -112,21 +112,20 @@ def latency_family(fields: Mapping[str, str]) -> Family:
     return fam
 
 
-def engine_families(timing: Mapping[str, str], heartbeat: float | None, now: float) -> list[Family]:
-    engines = sorted({name.rsplit(".", 1)[0] for name in timing})
+def engine_families(timings: Mapping[str, str], heartbeat: float | None, now: float) -> list[Family]:
+    """Run times (engine name -> seconds of its last run, as ``kapok.engines`` stores them) and the
+    heartbeat's age."""
     last = Family("rk_engine_last_run_seconds", "gauge", "Seconds the engine's last run took, by engine.")
-    at = Family("rk_engine_last_run_timestamp_seconds", "gauge", "When the engine's last run ended.")
-    runs = Family("rk_engine_runs_total", "counter", "Engine runs, by engine.")
-    total = Family("rk_engine_run_seconds_total", "counter", "Seconds spent in engine runs, by engine.")
-    for engine in engines:
-        for fam, suffix in ((last, "last_s"), (at, "at"), (runs, "runs"), (total, "sum_s")):
-            if f"{engine}.{suffix}" in timing:
-                fam.add(float(timing[f"{engine}.{suffix}"]), engine=engine)
+    for engine, seconds in sorted(timings.items()):
+        try:
+            last.add(float(seconds), engine=engine)
+        except ValueError:
+            continue
     age = Family("rk_engine_heartbeat_age_seconds", "gauge",
                  "Seconds since the engine loop's last heartbeat (absent: none in the last 10 minutes).")
     if heartbeat is not None:
         age.add(max(0.0, now - heartbeat))
-    return [last, at, runs, total, age]
+    return [last, age]
 
 
 def warning_family(warnings: Iterable[Mapping[str, Any]]) -> Family:
@@ -148,7 +147,7 @@ def collect(store: MetricsStore, now: float | None = None) -> list[Family]:
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.consumer_lag())
     pipe.hgetall(keys.batch_latency())
-    pipe.hgetall(keys.engine_timing())
+    pipe.hgetall(keys.engine_timings())
     pipe.get(keys.engine_heartbeat("engine"))
     pipe.hvals(keys.warnings())
     lag_raw, latency_raw, timing_raw, heartbeat, warning_raw = pipe.execute()

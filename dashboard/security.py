@@ -44,9 +44,9 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 def content_security_policy(script_hashes: list[str], frame_ancestors: str) -> str:
-    """The CSP header value. Dash's renderer runs one inline script (hashed here); plotly.js draws with
-    inline ``<style>`` elements and style attributes, hence ``'unsafe-inline'`` for styles only (styles
-    cannot run code). Map workers are created from blob URLs."""
+    """The CSP header value. Dash's renderer runs one inline script (hashed here); plotly.js and Dash
+    components write inline styles, so styles (which cannot run code) allow ``'unsafe-inline'``. Map
+    workers may be created from blob URLs."""
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'", *script_hashes],

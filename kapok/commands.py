@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,7 +16,7 @@ from typing import Any
 
 from kapok.errors import RedKapokError
 from kapok.logs import setup_logging
-from kapok.settings import Settings, load_settings
+from kapok.settings import PROJECT_ROOT, Settings, load_settings
 
 log = logging.getLogger("red_kapok")
 
@@ -152,25 +154,70 @@ def _simulator_args(**values: Any) -> argparse.Namespace:
     return args
 
 
-def _backfill(settings: Settings, city, days: float, seed: int) -> None:  # type: ignore[no-untyped-def]
-    """Write ``days`` of simulated history straight into the store (see streams.backfill)."""
+def _demo_feed(settings: Settings, city, args: argparse.Namespace, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """One simulator run: ``--backfill-days`` of history straight into the store (see streams.backfill),
+    then the live feed through Kafka at ``--speed``."""
     from streams import simulator
-    from streams.backfill import StoreSink
+    from streams.backfill import PhaseSink, StoreSink
+    from streams.kafka_io import KafkaSink
     from streams.pipeline import Ingestor
 
     store = _store(settings)
+    days = args.backfill_days
     if store.partitions():
-        log.info("store already holds data: skipping the backfill")
-        return
+        log.info("store already holds data: no backfill, live feed only")
+        days = 0.0
     started = time.perf_counter()
-    sink = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
-    simulator.run(_simulator_args(seed=seed, backfill_days=days, live_minutes=0.0), settings, sink)
-    sink.close()
-    log.info("backfill: %d days, %d records accepted in %.1fs", days, sink.accepted,
-             time.perf_counter() - started)
+    history = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
+
+    def went_live() -> None:
+        log.info("backfill: %.0f days, %d records accepted in %.1fs; live feed at %gx now", days,
+                 history.accepted, time.perf_counter() - started, args.speed)
+
+    sink = PhaseSink(history, KafkaSink(settings), on_live=went_live)
+    try:
+        simulator.run(_simulator_args(seed=args.seed, backfill_days=days, speed=args.speed, live_minutes=None),
+                      settings, sink, stop=stop, city=city)
+    finally:
+        sink.close()
 
 
 # ---------------------------------------------------------------------------- commands
+def _spawn_part(command: str, settings: Settings) -> subprocess.Popen[bytes]:
+    """Run ``app.py COMMAND`` as a child on the same services: the parts of the demo use both cores, as
+    they would run on many machines in production. The kernel kills the child if this process dies."""
+    from kapok.embedded import _pdeathsig_preexec
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RK_")}
+    env.update({
+        "RK_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "RK_REDIS_URL": settings.redis_url or "",
+        "RK_AUTH": settings.auth,
+        "RK_HOST": settings.host,
+        "RK_PORT": str(settings.port),
+        "RK_LOG_LEVEL": settings.log_level,
+        "RK_LOG_JSON": "1" if settings.log_json else "0",
+    })
+    if os.environ.get("RK_SETTINGS_FILE"):
+        env["RK_SETTINGS_FILE"] = os.environ["RK_SETTINGS_FILE"]
+    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), command], env=env,
+                            preexec_fn=_pdeathsig_preexec(os.getpid()))
+
+
+def _stop_parts(parts: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each part (it finishes its batch and exits), then SIGKILL what is still there."""
+    for proc in parts:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in parts:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if "auth" not in settings.model_fields_set:
         settings = settings.model_copy(update={"auth": "none"})
@@ -181,23 +228,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
         ensure_topics(live)
         city = _city(live)
-        if args.backfill_days > 0:
-            _backfill(live, city, args.backfill_days, args.seed)
+        parts = [_spawn_part(command, live) for command in ("serve", "consume", "engine")]
+        log.info("demo: services up in %.1fs; dashboard starting on http://%s:%d (history is written "
+                 "while it runs)", time.perf_counter() - started, live.host, live.port)
         failures: list[BaseException] = []
-        sim_args = _simulator_args(seed=args.seed + 1, backfill_days=0.0, speed=args.speed, live_minutes=None)
-        threads = [
-            _thread("consumer", lambda: _consume(live, stop, city), failures, stop),
-            _thread("engine", lambda: _engine(live, stop, city), failures, stop),
-            _thread("simulator", lambda: _simulate_into(live, sim_args, stop), failures, stop),
-        ]
-        log.info("demo ready in %.1fs: open http://%s:%d", time.perf_counter() - started, live.host, live.port)
+        feed = _thread("simulator", lambda: _demo_feed(live, city, args, stop), failures, stop)
         try:
-            _serve(live, stop, city)
+            while not stop.is_set():
+                for proc, command in zip(parts, ("serve", "consume", "engine"), strict=True):
+                    if proc.poll() is not None:
+                        log.error("demo: the %s part exited with code %s; stopping", command, proc.returncode)
+                        stop.set()
+                stop.wait(1.0)
         finally:
             stop.set()
-            for t in threads:
-                t.join(timeout=30)
-        return 1 if failures else 0
+            feed.join(timeout=30)
+            _stop_parts(parts)
+        return 1 if failures or any(p.returncode not in (0, -signal.SIGTERM) for p in parts) else 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -238,6 +285,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from kapok.users_cli import cmd_users as run_users
+
+    return run_users(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="red-kapok", description="Red Kapok city governance command center")
     parser.add_argument("--host", help="dashboard address (RK_HOST)")
@@ -258,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulator.add_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
+    from kapok import users_cli
+
+    users_cli.add_parser(sub).set_defaults(func=cmd_users)
     return parser
 
 

@@ -1,10 +1,13 @@
-"""The engine loop (``python app.py engine``): recompute the index and run the detectors on a schedule."""
+"""The engine loop (``python app.py engine``): the index, the detectors and the hazard sweep, each on its
+own period. A failed run is logged and retried next period; the loop stops when ``stop`` is set."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from geo.city import CityModel
 from kapok.settings import Settings
@@ -13,20 +16,86 @@ from metrics.store import MetricsStore
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Engine:
+    """One periodic job."""
+
+    name: str
+    period_s: float
+    run_once: Callable[[], object]
+    next_at: float = 0.0
+    last_seconds: float | None = None
+
+
+def hazard_register(store: MetricsStore):  # type: ignore[no-untyped-def]
+    """The hazard register's reader over every partition of the hazards stream."""
+    from metrics.hazards.redis_io import RedisRegister
+
+    return RedisRegister(store.client, lambda: [store.keys.hazard_register(p)
+                                                for s, p in store.partitions() if s == "hazards"])
+
+
+def hazards_engine(settings: Settings, store: MetricsStore, city: CityModel,
+                   raise_warning: Callable[[object], None]):  # type: ignore[no-untyped-def]
+    from metrics.hazards.config import load_config
+    from metrics.hazards.engine import HazardsEngine
+    from metrics.hazards.redis_io import RedisStepLog
+
+    register = hazard_register(store)
+    return HazardsEngine(
+        register, RedisStepLog(store.client, store.keys.hazard_steps()), raise_warning,
+        config=load_config(settings.hazards_config), drop_hazards=register.drop_hazards,
+        district_codes=city.districts.index, grid_ids=city.grids.index,
+    )
+
+
+def index_engine(settings: Settings, store: MetricsStore, city: CityModel,
+                 extra_attributes: Callable[[float], object] | None = None) -> Engine:
+    from metrics.index import entity_attributes, load_config
+    from metrics.index.engine import IndexEngine
+    from metrics.snapshots import SnapshotStore
+
+    engine = IndexEngine(
+        store,
+        SnapshotStore(store.client, prefix=settings.key_prefix),
+        load_config(settings.index_config),
+        entity_attributes(city.districts, city.grids),
+        extra_attributes=extra_attributes,  # type: ignore[arg-type]
+    )
+    return Engine("index", settings.index_interval_s, engine.run_once)
+
+
+def _log_warning(descriptor: object) -> None:
+    log.warning("warning raised: %s", descriptor)
+
+
+def build_engines(settings: Settings, store: MetricsStore, city: CityModel) -> list[Engine]:
+    """Every engine, wired together: hazard warnings go through the warnings lifecycle, and the hazard
+    register feeds the index's public-safety dimension."""
+    raise_warning: Callable[[object], None] = _log_warning
+    engines: list[Engine] = []
+    hazards = hazards_engine(settings, store, city, lambda d: raise_warning(d))
+    engines.append(Engine("hazards", settings.hazards_interval_s, hazards.run_once))
+    engines.append(index_engine(settings, store, city, extra_attributes=hazards.attributes))
+    return engines
+
+
 def run_engines(settings: Settings, store: MetricsStore, city: CityModel, stop: threading.Event) -> None:
-    """Run each engine on its own period until ``stop`` is set; a failed run is logged and retried."""
-    engines: list[tuple[str, float, object]] = []
-    next_run = {name: 0.0 for name, _, _ in engines}
+    """Run each engine on its own period until ``stop`` is set."""
+    engines = build_engines(settings, store, city)
     while not stop.is_set():
         now = time.monotonic()
-        for name, period, run_once in engines:
-            if now >= next_run[name]:
-                started = time.perf_counter()
-                try:
-                    run_once()  # type: ignore[operator]
-                except Exception:
-                    log.exception("%s engine run failed; retrying next period", name)
-                next_run[name] = now + period
-                log.debug("%s engine run took %.2fs", name, time.perf_counter() - started)
+        for engine in engines:
+            if now < engine.next_at:
+                continue
+            started = time.perf_counter()
+            try:
+                engine.run_once()
+            except Exception:
+                log.exception("%s engine run failed; retrying next period", engine.name)
+            engine.last_seconds = time.perf_counter() - started
+            engine.next_at = now + engine.period_s
+            store.client.hset(store.keys.engine_timings(), engine.name, f"{engine.last_seconds:.3f}")
+            log.info("%s engine run took %.2fs", engine.name, engine.last_seconds)
         store.client.set(store.keys.engine_heartbeat("engine"), int(time.time()), ex=600)
         stop.wait(1.0)

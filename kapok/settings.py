@@ -129,6 +129,19 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         PROJECT_ROOT / ".cache", description="Where the built city model is cached."
     )
+    # --- engines ---
+    index_config: Path | None = Field(
+        None, description="Indicator system (TOML) of the index; unset: the shipped default (metrics/index/default.toml)."
+    )
+    index_interval_s: float = Field(60.0, gt=0, description="Seconds between index recomputations.")
+    warnings_config: Path | None = Field(
+        None, description="Warning detectors, levels and rules (TOML); unset: metrics/warnings/default.toml."
+    )
+    warnings_interval_s: float = Field(60.0, gt=0, description="Seconds between detection cycles.")
+    hazards_config: Path | None = Field(
+        None, description="Hazard register policy (TOML: time limits, reminders, escalation per grade); unset: metrics/hazards/default.toml."
+    )
+    hazards_interval_s: float = Field(60.0, gt=0, description="Seconds between hazard register sweeps.")
     # --- dashboard and API ---
     host: str = Field("127.0.0.1", description="Address the dashboard listens on.")
     port: int = Field(8050, ge=1, le=65535, description="Port of the dashboard.")

@@ -2,59 +2,48 @@
 -- consumer read its state at. Generic: the domain rules live in metrics/ledger.py.
 --
 -- KEYS[1] offset, KEYS[2] stats, KEYS[3] recent, KEYS[4] register hash, KEYS[5..] counter hashes, then
--- event-state hashes.
--- ARGV: expected_offset ("" = none stored), new_offset, applied_at, recent_min_score, recent_max,
---       n_counter_keys, { expire_at, n_fields, field, inc, ... } * n_counter_keys,
---       n_state_keys, state_ttl, { n_fields, field, value, ... } * n_state_keys,
---       n_register, { field, value } * n_register,
---       n_stats, { field, inc } * n_stats, last_ts,
---       n_recent, { score, member } * n_recent
+-- event-state hashes (in the payload's order).
+-- ARGV[1] expected offset ("" = none stored; "*" = backfill: no check, offset left alone)
+-- ARGV[2] new offset, ARGV[3] applied_at, ARGV[4] recent_min_score, ARGV[5] recent_max
+-- ARGV[6] the payload, MessagePack (one C call to decode, instead of one argument per field):
+--   { counters = { {expire_at, {field, inc, field, inc, ...}}, ... },
+--     state_ttl, states = { state JSON, ... }, register = {field, value, ...},
+--     stats = {field, inc, ...}, last_ts, recent = {score, member, ...} }
 -- Returns {1, new_offset} when applied, {0, stored_offset or ""} on a conflict (nothing written).
--- expected_offset "*" (the direct backfill, which has no Kafka offsets) skips the check and leaves the
--- stored offset alone.
 local stored = redis.call('GET', KEYS[1])
 local expected = ARGV[1]
 if expected ~= '*' and (stored or '') ~= expected then
   return {0, stored or ''}
 end
-local a = 6
+local p = cmsgpack.unpack(ARGV[6])
 local k = 5
-local n_counter = tonumber(ARGV[a]); a = a + 1
-for _ = 1, n_counter do
+for _, c in ipairs(p.counters) do
   local key = KEYS[k]; k = k + 1
-  local expire_at = ARGV[a]; local n = tonumber(ARGV[a + 1]); a = a + 2
-  for _ = 1, n do
-    redis.call('HINCRBY', key, ARGV[a], ARGV[a + 1]); a = a + 2
+  local f = c[2]
+  for i = 1, #f, 2 do
+    redis.call('HINCRBY', key, f[i], f[i + 1])
   end
   redis.call('HINCRBY', key, '_v', 1)
-  redis.call('EXPIREAT', key, expire_at)
+  redis.call('EXPIREAT', key, c[1])
 end
-local n_state = tonumber(ARGV[a]); local state_ttl = ARGV[a + 1]; a = a + 2
-for _ = 1, n_state do
-  local key = KEYS[k]; k = k + 1
-  local n = tonumber(ARGV[a]); a = a + 1
-  local args = {}
-  for i = 1, n * 2 do args[i] = ARGV[a + i - 1] end
-  a = a + n * 2
-  redis.call('HSET', key, unpack(args))
-  redis.call('EXPIRE', key, state_ttl)
+for _, s in ipairs(p.states) do
+  redis.call('SET', KEYS[k], s, 'EX', p.state_ttl); k = k + 1
 end
-local n_register = tonumber(ARGV[a]); a = a + 1
-for _ = 1, n_register do
-  redis.call('HSET', KEYS[4], ARGV[a], ARGV[a + 1]); a = a + 2
+local r = p.register
+for i = 1, #r, 2 do
+  redis.call('HSET', KEYS[4], r[i], r[i + 1])
 end
-local n_stats = tonumber(ARGV[a]); a = a + 1
-for _ = 1, n_stats do
-  redis.call('HINCRBY', KEYS[2], ARGV[a], ARGV[a + 1]); a = a + 2
+local st = p.stats
+for i = 1, #st, 2 do
+  redis.call('HINCRBY', KEYS[2], st[i], st[i + 1])
 end
-local last_ts = tonumber(ARGV[a]); a = a + 1
 local prev_ts = tonumber(redis.call('HGET', KEYS[2], 'last_ts') or '0')
-if last_ts > prev_ts then redis.call('HSET', KEYS[2], 'last_ts', ARGV[a - 1]) end
+if p.last_ts > prev_ts then redis.call('HSET', KEYS[2], 'last_ts', tostring(p.last_ts)) end
 redis.call('HSET', KEYS[2], 'applied_at', ARGV[3])
-local n_recent = tonumber(ARGV[a]); a = a + 1
-if n_recent > 0 then
-  for _ = 1, n_recent do
-    redis.call('ZADD', KEYS[3], ARGV[a], ARGV[a + 1]); a = a + 2
+local rc = p.recent
+if #rc > 0 then
+  for i = 1, #rc, 2 do
+    redis.call('ZADD', KEYS[3], rc[i], rc[i + 1])
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])
   redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))

@@ -25,12 +25,14 @@ DAY_OFFSET_S = 8 * HOUR
 
 @dataclass(frozen=True)
 class Tier:
-    """One counter granularity: bucket length, how long buckets are kept, and which scopes it holds."""
+    """One counter granularity: bucket length, how long buckets are kept, which scopes it holds, and
+    whether it keeps categories and every measure (``detailed``) or only per-district totals."""
 
     name: Granularity
     seconds: int
     retention_s: int
     scopes: tuple[Scope, ...]
+    detailed: bool = True
 
     def bucket_start(self, ts: float) -> int:
         """Start (epoch s) of the bucket holding event time ``ts``."""
@@ -39,13 +41,21 @@ class Tier:
         return int(ts // self.seconds * self.seconds)
 
 
-#: 5-minute buckets for 48 h (district level, for fast warnings and the wall's live counters), hourly
-#: buckets for 35 days (grid and district: trends, the 24 h / 7 d windows, detector baselines) and daily
-#: buckets for 400 days (grid and district: 30 d windows and year-on-year views).
+#: The category of the 5-minute tier's totals.
+ALL_CATEGORIES = "*"
+#: Measures the 5-minute tier keeps.
+TOTAL_MEASURES = ("n", "rec")
+
+#: - 5-minute buckets for 48 h: per district and stream, totals only (``*|n``, ``*|rec``) — the wall's
+#:   live counters. Per category they would cost two writes per record and aggregate nothing.
+#: - hourly buckets for 35 days: grid and district, every category and measure — windows up to 30 days,
+#:   trends and detector baselines (the unfinished current hour serves the detectors' latency).
+#: - daily buckets for 400 days: district, every category and measure — long trends. Grid cells have no
+#:   daily tier: their events are too sparse for a day to aggregate, so it would nearly double the writes.
 TIERS: dict[Granularity, Tier] = {
-    "5m": Tier("5m", 5 * MINUTE, 48 * HOUR, ("d",)),
+    "5m": Tier("5m", 5 * MINUTE, 48 * HOUR, ("d",), detailed=False),
     "1h": Tier("1h", HOUR, 35 * DAY, ("g", "d")),
-    "1d": Tier("1d", DAY, 400 * DAY, ("g", "d")),
+    "1d": Tier("1d", DAY, 400 * DAY, ("d",)),
 }
 
 #: Extra time a counter hash lives past its retention, so a reader at the edge of a window finds it.
@@ -79,9 +89,10 @@ class Keys:
         return f"{self.root}:{self.tag(stream, partition)}:c:{tier}:{scope}:{bucket}"
 
     def event_state(self, stream: str, partition: int, event_id: str) -> str:
-        """HASH of one event's lifecycle: ``s:<stage>`` -> event time (epoch s) of each accepted stage (the
-        duplicate check), ``g`` grid, ``d`` district, ``c`` category, ``sla`` hours, and stream extras.
-        Expires ``retention_days`` after its last accepted record."""
+        """STRING (JSON object) of one event's lifecycle: ``s:<stage>`` -> event time (epoch s) of each
+        accepted stage (the duplicate check), ``g`` grid, ``d`` district, ``c`` category, ``sla`` hours, and
+        stream extras. One string, not a hash, so a batch writes it with a single SET. Expires
+        ``retention_days`` after its last accepted record."""
         return f"{self.root}:{self.tag(stream, partition)}:ev:{event_id}"
 
     def register(self, stream: str, partition: int) -> str:
@@ -125,8 +136,14 @@ class Keys:
         """ZSET of snapshot times (member = as_of) per level and tier, trimmed with the snapshots."""
         return f"{self.root}:{{index}}:snaps:{level}:{tier}"
 
+    def index_ids(self, level: str, digest: str) -> str:
+        """STRING (JSON list) of the entity ids of history snapshots with that digest (a city model's
+        cells change rarely, so history rows store only the digest). No TTL."""
+        return f"{self.root}:{{index}}:ids:{level}:{digest}"
+
     def index_latest(self) -> str:
-        """HASH level -> latest snapshot JSON (what the dashboard reads). No TTL."""
+        """HASH ``<level>`` -> latest full snapshot JSON and ``<level>:as_of`` -> its time (what the dashboard
+        reads). No TTL."""
         return f"{self.root}:{{index}}:latest"
 
     def index_state(self) -> str:
@@ -134,30 +151,49 @@ class Keys:
         return f"{self.root}:{{index}}:state"
 
     def warnings(self) -> str:
-        """HASH warning id -> warning JSON (current state). Closed warnings expire from it after 90 days
-        by the engine's sweep."""
+        """HASH warning id -> warning JSON (current state and its transitions; see
+        :mod:`metrics.warnings.store`). Warnings no longer open are removed by the engine's daily sweep
+        90 days after their last change."""
         return f"{self.root}:{{warn}}:all"
 
     def warning_fingerprints(self) -> str:
-        """HASH fingerprint -> warning id of the open warning with that fingerprint. No TTL."""
+        """HASH fingerprint key -> warning id of the open warning with that fingerprint (the lifecycle's
+        dedup); the field is removed when the warning leaves the open statuses. No TTL."""
         return f"{self.root}:{{warn}}:fp"
 
+    def warning_seen(self) -> str:
+        """HASH fingerprint key -> id of the newest warning ever raised with that fingerprint, open or not
+        (so a rule hit already resolved is not raised again). Removed with that warning by the sweep."""
+        return f"{self.root}:{{warn}}:seen"
+
+    def warning_silences(self) -> str:
+        """HASH silence id -> silence JSON (end time, reason, who, what it matches). Expired silences are
+        removed by the engine's sweep."""
+        return f"{self.root}:{{warn}}:silences"
+
     def warning_events(self) -> str:
-        """STREAM of warning transitions (who, what, when), capped at ~100,000 entries."""
+        """STREAM of warning transitions (warning, at, by, action, status, level, note), append-only,
+        capped at ~100,000 entries (``XADD MAXLEN ~``)."""
         return f"{self.root}:{{warn}}:log"
 
     def warning_state(self) -> str:
-        """HASH series -> JSON detector state (CUSUM/EWMA, level hysteresis). No TTL."""
+        """HASH name -> JSON engine state carried between cycles (``sweep_at``: the last sweep). The
+        detectors recompute their window every cycle, so no detector state is kept. No TTL."""
         return f"{self.root}:{{warn}}:state"
 
     def warning_models(self) -> str:
-        """HASH series -> JSON fitted expected-count model. Refitted on schedule; no TTL."""
+        """HASH ``district`` -> JSON of the fitted expected-count models of the city and district series
+        (kind, fit time, coefficients, dispersion per series). Refitted every ``refit_hours``; no TTL."""
         return f"{self.root}:{{warn}}:models"
 
-    def hazards(self) -> str:
-        """HASH hazard id -> register JSON (grade, stage, due, grid, district, history). Verified hazards are
-        removed after the hazard retention by the sweep."""
-        return f"{self.root}:{{hz}}:reg"
+    def hazard_steps(self) -> str:
+        """HASH step id -> step JSON: each reminder and escalation step of the hazard sweep, recorded once.
+        Steps leave with their hazard (after the hazard retention)."""
+        return f"{self.root}:{{hz}}:steps"
+
+    def engine_timings(self) -> str:
+        """HASH engine name -> seconds its last run took (for /metrics). No TTL."""
+        return f"{self.root}:engine:timings"
 
     def engine_heartbeat(self, engine: str) -> str:
         """STRING: epoch seconds of an engine's last completed run. Expires after 10 minutes."""
@@ -170,12 +206,6 @@ class Keys:
         style, bounds in :data:`metrics.opstats.LATENCY_BOUNDS_S` plus ``le:+Inf``), ``sum`` (seconds) and
         ``count``. Counts since the store was created; no TTL."""
         return f"{self.root}:ops:batch_latency"
-
-    def engine_timing(self) -> str:
-        """HASH per engine run: ``<engine>.last_s`` (seconds the last run took), ``<engine>.at`` (epoch s
-        it ended), ``<engine>.runs`` and ``<engine>.sum_s`` (runs and total seconds since the store was
-        created). Written by the engine loop after each run; no TTL."""
-        return f"{self.root}:ops:engine_timing"
 
     # --- access and audit (dashboard, ``users`` command); one slot so a login touches one shard ---
     def users(self) -> str:

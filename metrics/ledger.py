@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from metrics.keys import RECENT_MAX, TIERS, Granularity, Scope
+from metrics.keys import ALL_CATEGORIES, RECENT_MAX, TIERS, TOTAL_MEASURES, Granularity, Scope
 from streams.schemas import FIRST_STAGE, Event
 
 #: Default hotline response SLA when a ticket does not carry ``sla_hours``.
@@ -126,10 +126,13 @@ def _decide(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Mapping[st
             updates["sla"] = repr(ev.sla_hours)
         if ev.grade is not None:
             updates["grade"] = ev.grade
+            # Per stage too: a late `reported` must not overwrite what `assessed` decided.
+            updates["grade:" + ev.stage] = ev.grade
         if ev.due is not None:
             updates["due"] = repr(ev.due)
+            updates["due:" + ev.stage] = repr(ev.due)
         state.update(updates)
-        plan.states.setdefault(ev.id, {}).update(updates)
+        plan.states[ev.id] = state  # the whole state: the store replaces it in one write
         if register is not None:
             plan.registers[ev.id] = register(state, ev)
         acc.rows.append(i)
@@ -203,8 +206,11 @@ def _sum_counters(plan: BatchPlan, ts: np.ndarray, category: np.ndarray, acc: _A
     has_grid = np.array([g is not None for g in acc.grid], dtype=bool)
     names = list(measures)
     values = np.column_stack([measures[m] for m in names])
-    cat_codes, cat_names = pd.factorize(category)
     for tier in TIERS.values():
+        if tier.detailed:
+            cat_codes, cat_names = pd.factorize(category)
+        else:
+            cat_codes, cat_names = np.zeros(len(category), dtype=np.int64), pd.Index([ALL_CATEGORIES])
         if tier.name == "1d":
             bucket = (np.floor((ts + _DAY_OFFSET) / 86400) * 86400 - _DAY_OFFSET).astype(np.int64)
         else:
@@ -226,6 +232,8 @@ def _sum_counters(plan: BatchPlan, ts: np.ndarray, category: np.ndarray, acc: _A
             for j, measure in enumerate(names):
                 if scope == "g" and measure == "rec":
                     continue  # ``rec`` feeds the district figures and /stats only
+                if not tier.detailed and measure not in TOTAL_MEASURES:
+                    continue
                 summed = np.rint(np.bincount(inverse, weights=values[rows, j], minlength=len(groups)))
                 nonzero = np.flatnonzero(summed)
                 if nonzero.size:
@@ -290,7 +298,9 @@ def plan_batch(
     category = np.array([e.category for e in events], dtype=object)
     plan.last_ts = float(ts.max())
     _sum_counters(plan, ts, category, acc, _measures(stream, events, acc), now)
-    newest = np.argsort(-ts, kind="stable")[:RECENT_MAX]
+    # The drill-down lists events, so only first-stage records go to the recent list.
+    is_event = np.array([e.is_first_stage for e in events], dtype=bool)
+    newest = [j for j in np.argsort(-ts, kind="stable") if is_event[j]][:RECENT_MAX]
     for j in newest:
         if recent_since is not None and ts[j] < recent_since:
             break

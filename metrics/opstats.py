@@ -1,9 +1,9 @@
 """Operational figures that processes other than the dashboard produce and ``/metrics`` reads: the
-consumers' batch-latency histogram and the engines' run times (keys in :mod:`metrics.keys`)."""
+consumers' batch-latency histogram (key in :mod:`metrics.keys`; the engines' run times are written by
+``kapok.engines`` to ``Keys.engine_timings``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import redis
@@ -45,16 +45,4 @@ def record_batch_latency(client: redis.Redis, keys: Keys, seconds: Sequence[floa
             pipe.hincrbyfloat(keys.batch_latency(), name, value)
         else:
             pipe.hincrby(keys.batch_latency(), name, int(value))
-    pipe.execute()
-
-
-def record_engine_run(client: redis.Redis, keys: Keys, engine: str, seconds: float,
-                      *, now: float | None = None) -> None:
-    """Store how long one engine run took. Hook for kapok.engines.run_engines, after each run."""
-    now = time.time() if now is None else now
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(keys.engine_timing(),
-              mapping={f"{engine}.last_s": f"{seconds:.6f}", f"{engine}.at": f"{now:.3f}"})
-    pipe.hincrby(keys.engine_timing(), f"{engine}.runs", 1)
-    pipe.hincrbyfloat(keys.engine_timing(), f"{engine}.sum_s", seconds)
     pipe.execute()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import pandas as pd
 import redis
@@ -21,8 +22,42 @@ from metrics.keys import EXPIRY_SLACK_S, RECENT_MAX, TIERS, Granularity, Keys, S
 from metrics.ledger import BatchPlan
 
 Level = Literal["grid", "district", "city"]
+#: Window sums kept for incremental updates (the index engine uses about a dozen distinct windows).
+_KEPT_WINDOWS = 32
+
+
+@dataclass
+class _Window:
+    """A kept window sum: the bucket versions it includes, the long sum, and its wide form."""
+
+    versions: dict[str, bytes]
+    total: pd.Series
+    wide: pd.DataFrame | None
+
+
+def _sum_parts(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.Series:
+    """Parsed hashes summed per (entity, counter)."""
+    if not parts:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []], names=["entity", "column"]))
+    frame = pd.DataFrame({
+        "entity": np.concatenate([p[0] for p in parts]),
+        "column": np.concatenate([p[1] for p in parts]),
+        "value": np.concatenate([p[2] for p in parts]),
+    })
+    return frame.groupby(["entity", "column"], sort=False)["value"].sum()
+
+
+def _as_level(wide: pd.DataFrame, level: str) -> pd.DataFrame:
+    """District sums as the city's one row when the city is asked for."""
+    if level != "city":
+        return wide
+    return pd.DataFrame([wide.sum(axis=0)], index=pd.Index(["city"], dtype=object)) if len(wide) else \
+        pd.DataFrame(index=pd.Index(["city"], dtype=object))
 STREAMS = ("incidents", "surveillance", "hotline", "hazards")
 
+_msgpack = msgspec.msgpack.Encoder()
+_state_encoder = msgspec.json.Encoder()
+_state_decoder = msgspec.json.Decoder(dict[str, str])
 _APPLY_LUA = resources.files("metrics").joinpath("apply_batch.lua").read_text(encoding="utf-8")
 
 
@@ -42,10 +77,12 @@ class MetricsStore:
     """Red Kapok's Redis state behind one small class."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "rk", retention_days: int = 35,
-                 text_retention_days: int = 7) -> None:
+                 text_retention_days: int = 7, hazard_retention_days: int = 400) -> None:
         self.client = client
         self.keys = Keys(prefix)
         self.retention_s = retention_days * 86400
+        # A hazard may stay open for months: its lifecycle state must outlive the event retention.
+        self.state_ttl_s = {"hazards": max(hazard_retention_days * 86400, self.retention_s)}
         self.text_retention_s = text_retention_days * 86400
         # Recent summaries carry hotline text, so they are kept no longer than text may be; without
         # text they serve the drill-down for two days.
@@ -53,6 +90,7 @@ class MetricsStore:
         self._apply = client.register_script(_APPLY_LUA)
         # key -> (version, entity array, column array, values) of counter hashes already parsed
         self._parsed: dict[str, tuple[bytes | None, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._windows: list[tuple[tuple[Any, ...], _Window]] = []
 
     # ------------------------------------------------------------------ write path
     def register_partition(self, stream: str, partition: int) -> None:
@@ -86,17 +124,14 @@ class MetricsStore:
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.keys.offset(stream, partition))
         for event_id in ids:
-            pipe.hgetall(self.keys.event_state(stream, partition, event_id))
+            pipe.get(self.keys.event_state(stream, partition, event_id))
         replies = pipe.execute()
         offset = int(replies[0]) if replies[0] is not None else None
-        states = {
-            event_id: {_as_str(k): _as_str(v) for k, v in reply.items()}
-            for event_id, reply in zip(ids, replies[1:], strict=True)
-            if reply
-        }
+        states = {event_id: _state_decoder.decode(reply)
+                  for event_id, reply in zip(ids, replies[1:], strict=True) if reply}
         return offset, states
 
-    def apply_batch(self, stream: str, partition: int, *, expected_offset: int | None | str,
+    def apply_batch(self, stream: str, partition: int, *, expected_offset: int | str | None,
                     new_offset: int, plan: BatchPlan, now: float | None = None) -> ApplyResult:
         """Write a planned batch and move the stored offset to ``new_offset``, atomically, if the stored
         offset still equals ``expected_offset`` (None: no offset stored yet). ``"*"`` writes without the
@@ -107,13 +142,6 @@ class MetricsStore:
             k.offset(stream, partition), k.stats(stream, partition), k.recent(stream, partition),
             k.register(stream, partition),
         ]
-        argv: list[Any] = [
-            "" if expected_offset is None else str(expected_offset),
-            str(new_offset),
-            repr(now),
-            repr(now - self.recent_retention_s),
-            str(RECENT_MAX),
-        ]
         grouped: dict[tuple[str, str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
         for tier_name, scope, buckets, fields, increments in plan.counter_parts:
             order = np.argsort(buckets, kind="stable")
@@ -122,7 +150,7 @@ class MetricsStore:
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(buckets)], strict=True):
                 grouped.setdefault((tier_name, scope, int(buckets[lo])), []).append(
                     (fields[lo:hi], increments[lo:hi]))
-        argv.append(len(grouped))
+        counters = []
         for (tier_name, scope, bucket), chunks in grouped.items():
             tier = TIERS[tier_name]  # type: ignore[index]
             keys.append(k.counters(stream, partition, tier_name, scope, bucket))  # type: ignore[arg-type]
@@ -131,26 +159,32 @@ class MetricsStore:
             pairs: list[Any] = [None] * (2 * len(fields))
             pairs[0::2] = fields
             pairs[1::2] = increments
-            argv += [bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S, len(fields), *pairs]
-        argv += [str(len(plan.states)), str(self.retention_s)]
+            counters.append((bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S, pairs))
+        states = []
         for event_id, fields in plan.states.items():
             keys.append(k.event_state(stream, partition, event_id))
-            argv.append(str(len(fields)))
-            for name, value in fields.items():
-                argv += [name, value]
-        argv.append(len(plan.registers))
-        for event_id, entry in plan.registers.items():
-            argv += [event_id, entry]
+            states.append(_state_encoder.encode(fields).decode())
         stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
         stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
-        stats = {name: n for name, n in stats.items() if n}
-        argv.append(str(len(stats)))
-        for name, n in stats.items():
-            argv += [name, str(n)]
-        argv.append(repr(plan.last_ts))
-        argv.append(str(len(plan.recent)))
-        for score, member in plan.recent:
-            argv += [repr(score), member]
+        payload = {
+            "counters": counters,
+            "state_ttl": self.state_ttl_s.get(stream, self.retention_s),
+            "states": states,
+            # Strings, not bytes: Redis 6's cmsgpack does not read MessagePack's bin type.
+            "register": [x for event_id, entry in plan.registers.items()
+                         for x in (event_id, entry.decode())],
+            "stats": [x for name, n in stats.items() if n for x in (name, n)],
+            "last_ts": plan.last_ts,
+            "recent": [x for score, member in plan.recent for x in (score, member.decode())],
+        }
+        argv = [
+            "" if expected_offset is None else str(expected_offset),
+            str(new_offset),
+            repr(now),
+            repr(now - self.recent_retention_s),
+            str(RECENT_MAX),
+            _msgpack.encode(payload),
+        ]
         applied, stored = self._apply(keys=keys, args=argv)
         stored_offset = int(stored) if stored not in (b"", "", None) else None
         return ApplyResult(bool(int(applied)), stored_offset)
@@ -206,7 +240,8 @@ class MetricsStore:
         included, so a window ending now counts the current, unfinished bucket."""
         now = time.time()
         scope: Scope = "g" if level == "grid" else "d"
-        tiers = [t for t in (TIERS["1d"], TIERS["1h"], TIERS["5m"]) if scope in t.scopes]
+        # Only detailed tiers: the 5-minute totals lack categories and lifecycle measures.
+        tiers = [t for t in (TIERS["1d"], TIERS["1h"], TIERS["5m"]) if scope in t.scopes and t.detailed]
 
         def alive(tier: Any, bucket: float) -> bool:
             return bucket + tier.seconds + tier.retention_s > now
@@ -236,12 +271,17 @@ class MetricsStore:
             for stream, partition in parts
         ]
 
-    def _load(self, hash_keys: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Parsed contents of counter hashes, re-reading only hashes whose version moved."""
-        pipe = self.client.pipeline(transaction=False)
-        for key in hash_keys:
-            pipe.hget(key, "_v")
-        versions = pipe.execute()
+    def _load(self, hash_keys: Sequence[str], *, known: Mapping[str, bytes] | None = None
+              ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Parsed contents of counter hashes, re-reading only hashes whose version moved. ``known`` gives
+        versions just read (saves a round trip)."""
+        if known is None:
+            pipe = self.client.pipeline(transaction=False)
+            for key in hash_keys:
+                pipe.hget(key, "_v")
+            versions = pipe.execute()
+        else:
+            versions = [known.get(key) for key in hash_keys]
         stale = [key for key, v in zip(hash_keys, versions, strict=True)
                  if v is not None and (key not in self._parsed or self._parsed[key][0] != v)]
         if stale:
@@ -258,7 +298,7 @@ class MetricsStore:
                     columns.append(f"{stream}.{rest.replace('|', '.')}")
                     values.append(int(value))
                 self._parsed[key] = (version, np.array(entities, dtype=object),
-                                     np.array(columns, dtype=object), np.array(values, dtype=np.int64))
+                                     np.array(columns, dtype=object), np.array(values, dtype=np.float64))
         for key, v in zip(hash_keys, versions, strict=True):
             if v is None:
                 self._parsed.pop(key, None)
@@ -267,20 +307,63 @@ class MetricsStore:
     def window_frame(self, level: Level, start: float, end: float,
                      streams: Sequence[str] | None = None) -> pd.DataFrame:
         """Counters summed over ``[start, end)``: one row per entity, one column per
-        ``stream.category.measure``. Level ``city`` is the sum of the districts (index ``"city"``)."""
-        parts = self._load(self._hash_keys(level, start, end, streams))
-        if not parts:
-            return pd.DataFrame(index=pd.Index(["city"] if level == "city" else [], dtype=object))
-        entities = np.concatenate([p[0] for p in parts])
-        columns = np.concatenate([p[1] for p in parts])
-        values = np.concatenate([p[2] for p in parts])
-        if level == "city":
-            entities = np.full(len(entities), "city", dtype=object)
-        long = pd.DataFrame({"entity": entities, "column": columns, "value": values})
-        wide = long.groupby(["entity", "column"], sort=False)["value"].sum().unstack("column", fill_value=0)
+        ``stream.category.measure``. Level ``city`` is the sum of the districts (index ``"city"``).
+
+        Engines ask for the same windows every run, a few minutes later: the sum is kept and updated by
+        the buckets that entered, left or changed since (each counter hash carries a version), so a run
+        re-reads only the current hour rather than thirty days of cells."""
+        source: Level = "district" if level == "city" else level
+        keys = self._hash_keys(source, start, end, streams)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "_v")
+        present = {key: v for key, v in zip(keys, pipe.execute(), strict=True) if v is not None}
+        family = (source, tuple(sorted(streams or STREAMS)))
+        window = self._nearest_window(family, present)
+        if window is None:
+            self._load(list(present), known=present)
+            total = _sum_parts([self._parsed[key][1:] for key in present])
+        else:
+            stale = [key for key, v in window.versions.items() if present.get(key) != v]
+            fresh = [key for key, v in present.items() if window.versions.get(key) != v]
+            old_parts = [self._parsed[key][1:] for key in stale if key in self._parsed
+                         and self._parsed[key][0] == window.versions[key]]
+            if len(old_parts) < len(stale):  # an old version is no longer at hand: start afresh
+                self._load(list(present), known=present)
+                total = _sum_parts([self._parsed[key][1:] for key in present])
+            else:
+                self._load(fresh, known=present)
+                total = window.total
+                if old_parts:
+                    total = total.sub(_sum_parts(old_parts), fill_value=0)
+                if fresh:
+                    total = total.add(_sum_parts([self._parsed[key][1:] for key in fresh]), fill_value=0)
+                if not stale and not fresh and window.wide is not None:
+                    self._remember(family, _Window(present, total, window.wide), replacing=window)
+                    return _as_level(window.wide, level)
+        total = total[total != 0]
+        wide = total.unstack(fill_value=0.0) if len(total) else pd.DataFrame(dtype=float)
         wide.index.name = None
         wide.columns.name = None
-        return wide.astype(float)
+        wide = wide.astype(float)
+        self._remember(family, _Window(present, total, wide), replacing=window)
+        return _as_level(wide, level)
+
+    def _nearest_window(self, family: tuple[Any, ...], present: Mapping[str, bytes]) -> _Window | None:
+        """The kept window of this family sharing the most buckets with ``present`` (at least half)."""
+        best, best_shared = None, 0
+        for fam, window in self._windows:
+            if fam != family:
+                continue
+            shared = sum(1 for key in present if key in window.versions)
+            if shared > best_shared:
+                best, best_shared = window, shared
+        return best if best is not None and 2 * best_shared >= len(present) else None
+
+    def _remember(self, family: tuple[Any, ...], window: _Window, *, replacing: _Window | None) -> None:
+        self._windows = [(f, w) for f, w in self._windows if w is not replacing]
+        self._windows.append((family, window))
+        del self._windows[:-_KEPT_WINDOWS]
 
     def series(self, level: Level, start: float, end: float, tier: Granularity = "1h",
                entity: str | None = None, streams: Sequence[str] | None = None) -> pd.DataFrame:

@@ -210,9 +210,20 @@ class StreamConsumer:
                 self._writer_error = exc
                 self._stop.set()
                 log.exception("writer failed")
+                self._drain(q)
                 return
             finally:
                 q.task_done()
+
+    @staticmethod
+    def _drain(q: queue.Queue[tuple[TopicPartition, int, Prepared] | None]) -> None:
+        """Empty a dead writer's queue so nobody blocks on it (its batches are redone after restart)."""
+        while True:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                return
+            q.task_done()
 
     # ------------------------------------------------------------------ main loop
     def _handle_conflicts_and_commit(self, last_lag: list[float]) -> bool:
@@ -287,7 +298,12 @@ class StreamConsumer:
                 self._handle_conflicts_and_commit(last_lag)
         finally:
             for q, writer in zip(self._queues, writers, strict=True):
-                q.put(None)
+                while writer.is_alive():
+                    try:
+                        q.put(None, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
                 writer.join(timeout=30)
             try:
                 self._handle_conflicts_and_commit(last_lag)

@@ -7,15 +7,17 @@ counted by exactly the rules live records are.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from geo.city import CityModel
 from kapok.settings import Settings
+from metrics.hazards.register import register_entry
 from metrics.ledger import BatchPlan, PlacedEvent, plan_batch
 from metrics.store import ApplyResult, MetricsStore
+from streams.schemas import Event
 from streams.validate import validate_batch
 
 
@@ -57,6 +59,8 @@ class Ingestor:
         self.store = store
         self._district_codes = frozenset(city.districts.index)
         self._pii_key = settings.pii_hash_key.encode()
+        #: Streams that keep a register beside their counters: stream -> entry builder (see metrics.ledger).
+        self.registers: dict[str, Callable[[Mapping[str, str], Event], bytes]] = {"hazards": register_entry}
 
     def prepare(self, stream: str, records: Sequence[RawRecord], *, now: float | None = None) -> Prepared:
         """Validate and place records (in offset order). Rejections keep their original bytes."""
@@ -105,10 +109,22 @@ class Ingestor:
         stored, states = self.store.read_states(
             prepared.stream, partition, (pe.event.id for pe in prepared.placed)
         )
-        plan = plan_batch(prepared.placed, states, keep_text=self.settings.text_retention_days > 0)
+        return stored, self.plan_with(prepared, states)
+
+    def plan_with(self, prepared: Prepared, states: Mapping[str, Mapping[str, str]], *,
+                  now: float | None = None) -> BatchPlan:
+        """Plan the batch against the given lifecycle states."""
+        now = time.time() if now is None else now
+        plan = plan_batch(
+            prepared.placed, states,
+            keep_text=self.settings.text_retention_days > 0,
+            now=now,
+            recent_since=now - self.store.recent_retention_s,
+            register=self.registers.get(prepared.stream),
+        )
         for rej in prepared.rejected:
             plan.rejected[rej.reason] += 1
-        return stored, plan
+        return plan
 
     def apply(self, prepared: Prepared, partition: int, *, expected_offset: int | None | str,
               plan: BatchPlan) -> ApplyResult:

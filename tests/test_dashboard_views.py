@@ -51,8 +51,8 @@ class EngineData(Dashboard):
     ) -> list[dict[str, Any]]:
         return [w for w in self.warning_list if status in (None, "open") or w["status"] == status]
 
-    def index_snapshot(self, level: str) -> pd.DataFrame:
-        return self.snapshot
+    def index_frame(self, level: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        return (self.snapshot, {}) if not self.snapshot.empty else None
 
 
 @pytest.fixture

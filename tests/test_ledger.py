@@ -43,7 +43,9 @@ def totals(plan, scope: str = "d", tier: str = "1h") -> Counter:  # type: ignore
 def test_incident_event_counts_in_every_tier_and_scope() -> None:
     plan = plan_batch(placed([ev("incidents", "i1", "reported", severity=4)]), {})
     assert plan.accepted == 1 and plan.duplicates == 0
-    for tier in TIERS.values():
+    five = totals(plan, "d", "5m")
+    assert five == Counter({"440106|*|n": 1, "440106|*|rec": 1})  # 5-minute tier: totals only
+    for tier in (t for t in TIERS.values() if t.detailed):
         for scope in tier.scopes:
             entity = "440106" if scope == "d" else GRID_A
             got = totals(plan, scope, tier.name)

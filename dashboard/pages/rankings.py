@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboard import context, ids
 from dashboard.components import make_notice, make_shell, request_lang
-from dashboard.i18n import fmt_num, lang_of, t
+from dashboard.i18n import lang_of, t
 from dashboard.views import rankings as view
 
 dash.register_page(__name__, path="/rankings", name="Rankings", title="红棉 Red Kapok — 区排名", order=1)
@@ -37,7 +37,6 @@ def _whatif_panel(lang: str) -> html.Section:
                         tooltip={"placement": "bottom", "always_visible": False},
                         updatemode="mouseup",
                     ),
-                    html.Span(fmt_num(weights[name], page_lang, 2), className="muted"),
                 ],
                 className="whatif-row",
             )

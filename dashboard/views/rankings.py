@@ -179,9 +179,10 @@ def default_weights() -> dict[str, float]:
 def whatif_table(data: Dashboard, weights: Mapping[str, float], lang: Lang) -> list[Any]:
     """Scores and ranks recomputed from the stored snapshot's indicator scores with ``weights``
     (``metrics.index.whatif.what_if``), next to the official rank."""
-    snapshot = data.index_snapshot("district")
-    if snapshot.empty:
+    found = data.index_frame("district")
+    if found is None or found[0].empty:
         return [make_notice(t("no_index.long", lang))]
+    snapshot = found[0]
     if sum(max(0.0, float(w)) for w in weights.values()) <= 0:
         weights = default_weights()
     try:
@@ -238,7 +239,7 @@ def district_detail(data: Dashboard, code: str, lang: Lang, now: float) -> list[
         ]
     info = data.city.districts.loc[code]
     scored = data.index_latest("district").get(code) or {}
-    history = data.index_history("district", code, "1h")
+    history = data.index_history("district", code, "1h", hours=DETAIL_DAYS * 24)
     hourly = data.district_hourly(code, now - DETAIL_DAYS * 86400, now)
     labels = {k: label_or(f"ind.{k}", lang, v) for k, v in indicator_labels().items()}
     name = str(info["name_zh"] if lang == "zh" else info["name_en"])

@@ -185,10 +185,10 @@ FRAME_COLUMNS: tuple[str, ...] = (
 def entries_frame(entries: Iterable[bytes | str]) -> pd.DataFrame:
     """Stored entries as one frame, a row per hazard: the sweep's and the API's input.
 
-    Columns: ``id``, ``grade``, ``category``, ``district``, ``grid`` (object, None without position),
-    ``stage`` (str), ``due``, ``reported_at``, ``closed_at`` (float epoch s, NaN when unknown or open),
-    ``open`` (bool). Decoded in one pass over a JSON array, which is several times faster than entry by
-    entry.
+    Columns: ``id``, ``grade``, ``category``, ``district``, ``grid`` (None without position), ``stage``
+    (all object dtype, holding str); ``due``, ``reported_at``, ``closed_at`` (float epoch s, NaN when
+    unknown or open); ``open`` (bool). Decoded in one pass over a JSON array, several times faster than
+    entry by entry.
     """
     chunks = [e.encode() if isinstance(e, str) else bytes(e) for e in entries]
     rows = _rows_decoder.decode(b"[" + b",".join(chunks) + b"]") if chunks else []
@@ -197,16 +197,20 @@ def entries_frame(entries: Iterable[bytes | str]) -> pd.DataFrame:
     def floats(values: Iterable[float | None]) -> np.ndarray:
         return np.fromiter((np.nan if v is None else v for v in values), dtype=float, count=n)
 
-    frame = pd.DataFrame({
-        "id": np.array([r.id for r in rows], dtype=object),
-        "grade": np.array([r.grade for r in rows], dtype=object),
-        "category": np.array([r.category for r in rows], dtype=object),
-        "district": np.array([r.district for r in rows], dtype=object),
-        "grid": np.array([r.grid for r in rows], dtype=object),
-        "stage": np.array([r.stage for r in rows], dtype=object),
+    def objects(values: list[str | None]) -> pd.Series:
+        # object dtype on purpose: pandas 3 would infer its Arrow string dtype, whose conversions back to
+        # numpy cost more than the whole sweep
+        return pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
+
+    return pd.DataFrame({
+        "id": objects([r.id for r in rows]),
+        "grade": objects([r.grade for r in rows]),
+        "category": objects([r.category for r in rows]),
+        "district": objects([r.district for r in rows]),
+        "grid": objects([r.grid for r in rows]),
+        "stage": objects([r.stage for r in rows]),
         "due": floats(r.due for r in rows),
         "open": np.fromiter((r.open for r in rows), dtype=bool, count=n),
         "reported_at": np.fromiter((r.reported_at for r in rows), dtype=float, count=n),
         "closed_at": floats(r.closed_at for r in rows),
     })
-    return frame

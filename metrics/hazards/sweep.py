@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,8 @@ DETECTOR = "hazard_overdue"
 STREAM = "hazards"
 #: The ``escalation`` of a hazard that has reached no tier.
 NO_ESCALATION = "none"
-_CST = timezone(timedelta(hours=8))  # explanations speak Guangzhou time
-_GRADE_INDEX = pd.Index(GRADES)
+_CST_OFFSET_S = 8 * 3600  # explanations speak Guangzhou time (UTC+8, no daylight saving)
+_GRADE_INDEX = pd.Index(GRADES, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def _policy(config: HazardsConfig) -> _Policy:
 
 def grade_codes(grades: pd.Series | np.ndarray) -> np.ndarray:
     """0..3 for A..D, 4 for anything else."""
-    codes = _GRADE_INDEX.get_indexer(pd.Index(np.asarray(grades, dtype=object)))
+    codes = _GRADE_INDEX.get_indexer(pd.Index(np.asarray(grades, dtype=object), dtype=object))
     return np.where(codes < 0, len(GRADES), codes)
 
 
@@ -152,17 +152,19 @@ def evaluate(frame: pd.DataFrame, now: float, config: HazardsConfig) -> pd.DataF
     out["overdue"] = overdue
     out["overdue_s"] = np.where(overdue, now - due_at, 0.0)
     out["tier"] = tier
-    out["escalation"] = names[tier]
+    out["escalation"] = pd.Series(names[tier], index=out.index, dtype=object)
     return out
 
 
-def _local(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=_CST).strftime("%Y-%m-%d %H:%M")
+def _local_minutes(ts: np.ndarray) -> list[str]:
+    """Epoch seconds as Guangzhou wall time ``YYYY-MM-DD HH:MM`` (vectorised)."""
+    shifted = (np.floor(ts) + _CST_OFFSET_S).astype("datetime64[s]")
+    return [t.replace("T", " ") for t in np.datetime_as_string(shifted, unit="m").tolist()]
 
 
-def _explain(hazard_id: str, grade: str, category: str, stage: str, due_at: float, late_s: float,
+def _explain(hazard_id: str, grade: str, category: str, stage: str, due_local: str, late_s: float,
              tier: str, estimated: bool) -> str:
-    deadline = f"{_local(due_at)} (UTC+8{', estimated from the grade time limit' if estimated else ''})"
+    deadline = f"{due_local} (UTC+8{', estimated from the grade time limit' if estimated else ''})"
     reached = f"; escalated to {tier}" if tier != NO_ESCALATION else ""
     return (f"Hazard {hazard_id} ({category}, grade {grade}) is {late_s / 3600:.1f} h past its rectification "
             f"deadline {deadline} and still open at stage '{stage}'{reached}.")
@@ -227,43 +229,53 @@ def sweep(frame: pd.DataFrame, now: float, config: HazardsConfig,
     result = SweepResult(status=status)
     if new_rows:
         rows_all = np.concatenate(new_rows)
-        sids_all = np.concatenate(new_ids)
         # per hazard: reminders, then tiers upwards, then the warning (the order they happen in)
         order = np.lexsort((np.concatenate(new_seq), ids[rows_all].astype(str)))
-        grade = status["grade"].to_numpy(dtype=object)
-        category = status["category"].to_numpy(dtype=object)
-        district = status["district"].to_numpy(dtype=object)
-        grid = status["grid"].to_numpy(dtype=object)
-        stage = status["stage"].to_numpy(dtype=object)
-        estimated = status["due_estimated"].to_numpy(dtype=bool)
-        tier_names = status["escalation"].to_numpy(dtype=object)
-        for k in order.tolist():
-            r = int(rows_all[k])
-            kind, detail = new_kind[k], new_detail[k]
-            cell = grid[r] if isinstance(grid[r], str) and grid[r] else None
-            result.steps.append({
-                "step": sids_all[k], "hazard": ids[r], "kind": kind, "detail": detail, "grade": grade[r],
-                "category": category[r], "district": district[r], "grid": cell, "due": float(due_at[r]),
-                "at": float(now),
-            })
-            if kind == "warn":
+        rows = rows_all[order]
+        kinds_sorted = [new_kind[k] for k in order.tolist()]
+        details_sorted = [new_detail[k] for k in order.tolist()]
+        grid = status["grid"].to_numpy(dtype=object)[rows]
+        cells = [g if isinstance(g, str) and g else None for g in grid.tolist()]
+        columns = zip(
+            np.concatenate(new_ids)[order].tolist(), ids[rows].tolist(), kinds_sorted, details_sorted,
+            status["grade"].to_numpy(dtype=object)[rows].tolist(),
+            status["category"].to_numpy(dtype=object)[rows].tolist(),
+            status["district"].to_numpy(dtype=object)[rows].tolist(), cells, due_at[rows].tolist(),
+            strict=True,
+        )
+        at = float(now)
+        result.steps = [
+            {"step": sid, "hazard": hid, "kind": kind, "detail": detail, "grade": grade, "category": category,
+             "district": district, "grid": cell, "due": due, "at": at}
+            for sid, hid, kind, detail, grade, category, district, cell, due in columns
+        ]
+        warn = np.flatnonzero(np.array(kinds_sorted, dtype=object) == "warn")
+        if len(warn):
+            wrows = rows[warn]
+            local = _local_minutes(due_at[wrows])
+            stage = status["stage"].to_numpy(dtype=object)[wrows].tolist()
+            estimated = status["due_estimated"].to_numpy(dtype=bool)[wrows].tolist()
+            tier = status["escalation"].to_numpy(dtype=object)[wrows].tolist()
+            late = late_s[wrows].tolist()
+            for j, i in enumerate(warn.tolist()):
+                step = result.steps[i]
+                cell = step["grid"]
                 result.warnings.append(WarningDescriptor(
-                    fingerprint=(DETECTOR, str(category[r]), str(ids[r])),
-                    level=detail,
+                    fingerprint=(DETECTOR, step["category"], step["hazard"]),
+                    level=step["detail"],
                     scope="grid" if cell else "district",
-                    target=cell or str(district[r]),
+                    target=cell or step["district"],
                     stream=STREAM,
-                    category=str(category[r]),
+                    category=step["category"],
                     detector=DETECTOR,
-                    explanation=_explain(str(ids[r]), str(grade[r]), str(category[r]), str(stage[r]),
-                                         float(due_at[r]), float(late_s[r]), str(tier_names[r]),
-                                         bool(estimated[r])),
-                    hazard_id=str(ids[r]),
-                    grade=str(grade[r]),
-                    district=str(district[r]),
-                    due=float(due_at[r]),
-                    overdue_s=float(late_s[r]),
-                    raised_at=float(now),
+                    explanation=_explain(step["hazard"], step["grade"], step["category"], stage[j], local[j],
+                                         late[j], tier[j], estimated[j]),
+                    hazard_id=step["hazard"],
+                    grade=step["grade"],
+                    district=step["district"],
+                    due=step["due"],
+                    overdue_s=late[j],
+                    raised_at=at,
                 ))
     closed_at = status["closed_at"].to_numpy(dtype=float)
     expired = ~is_open & (now - closed_at >= config.retention_s)

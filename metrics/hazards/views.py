@@ -113,8 +113,8 @@ def index_attributes(entries: Entries, now: float, *, config: HazardsConfig | No
     st = evaluate(_frame(entries), now, config or default_config())
     st = st[st["open"].to_numpy(dtype=bool)]
     parts = pd.DataFrame({
-        "district": st["district"].to_numpy(dtype=object),
-        "grid": np.array([g if isinstance(g, str) and g else None for g in st["grid"]], dtype=object),
+        "district": pd.Series(st["district"].to_numpy(dtype=object), dtype=object),
+        "grid": pd.Series([g if isinstance(g, str) and g else None for g in st["grid"]], dtype=object),
         "w": st["weight"].to_numpy(dtype=float),
         "n": np.ones(len(st)),
         "late": st["overdue"].to_numpy(dtype=float),

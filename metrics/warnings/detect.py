@@ -59,12 +59,21 @@ class Explanation:
     area: str  # "scope:target"
     series_ids: tuple[str, ...]
     cells: tuple[str, ...] = ()
+    #: counter names (``<stream>.<category>.<measure>``, ``*`` for every category) behind the figures
+    counters: tuple[str, ...] = ()
+    #: what the expected count came from: ``nb`` (fitted model), ``ears``, ``profile`` (short history),
+    #: ``rule`` (a threshold: ``expected`` is the threshold) or ``hazard``
+    baseline: str = ""
+    #: the sentence to show instead of the generated one (rules and hazard warnings write their own)
+    summary: str = ""
 
     @property
     def relative_risk(self) -> float:
         return self.observed / self.expected if self.expected > 0 else float("inf")
 
     def text(self) -> str:
+        if self.summary:
+            return self.summary
         return (
             f"{self.detector}: {self.observed:.0f} observed vs {self.expected:.1f} expected "
             f"(x{self.relative_risk:.2f}) in {self.area}; p={self.p_value:.2g}, "
@@ -84,6 +93,9 @@ class Candidate:
     level: int  # 1 blue .. 4 red
     at: float
     explanation: Explanation
+    #: what one warning is about beyond its area, when several may be open there at once (a hazard id,
+    #: the time bucket of a rule hit); empty for the statistical detectors
+    subject: str = ""
 
     @property
     def level_name(self) -> str:
@@ -181,6 +193,22 @@ def temporal_detect(
     exp_w = {k: _window_sums(mu, w) for k, w in windows.items()}
     stat = {"spike": z, "cusum": cs, "ewma": ew}
     return _combine(stat, observed, exp_w, windows, TEMPORAL_DETECTORS, config, {"z": z})
+
+
+def spike_detect(
+    counts: FloatArray, expected: FloatArray, alpha: FloatArray, config: WarningsConfig
+) -> TemporalResult:
+    """The spike test alone (NB tail of each bucket), for baselines too rough for CUSUM and EWMA: a
+    short-history profile accumulates its bias in a CUSUM or an EWMA, but a single bucket's tail test
+    only needs the expected count to be about right."""
+    y = np.asarray(counts, dtype=float)
+    mu = np.asarray(expected, dtype=float)
+    if y.shape != mu.shape:
+        raise WarningsError(f"spike_detect: counts {y.shape} and expected {mu.shape} differ")
+    a = np.broadcast_to(np.asarray(alpha, dtype=float)[:, None], y.shape)
+    z = nb_score(y, mu, a)
+    ones = np.ones(y.shape, dtype=np.int64)
+    return _combine({"spike": z}, {"spike": y}, {"spike": mu}, {"spike": ones}, ("spike",), config, {"z": z})
 
 
 def ears_detect(counts: FloatArray, config: WarningsConfig, buckets_per_day: int = 24) -> TemporalResult:
@@ -359,6 +387,7 @@ __all__ = [
     "TemporalResult",
     "ears_detect",
     "getis_ord_gi_star",
+    "spike_detect",
     "spatial_candidates",
     "spatial_detect",
     "temporal_candidates",

@@ -17,4 +17,12 @@ class TransitionError(WarningsError):
     """A lifecycle action is not allowed from the warning's current status."""
 
 
-__all__ = ["TransitionError", "WarningsConfigError", "WarningsError"]
+class WarningNotFound(WarningsError):
+    """No stored warning has the given id."""
+
+
+class InvalidAction(WarningsError):
+    """A lifecycle action or its arguments are malformed (unknown action, unknown outcome, no actor)."""
+
+
+__all__ = ["InvalidAction", "TransitionError", "WarningNotFound", "WarningsConfigError", "WarningsError"]

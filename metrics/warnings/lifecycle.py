@@ -65,10 +65,17 @@ class Fingerprint:
     category: str
     scope: str
     target: str
+    subject: str = ""  # see Candidate.subject
 
     @classmethod
     def of(cls, c: Candidate) -> Fingerprint:
-        return cls(c.detector, c.stream, c.category, c.scope, c.target)
+        return cls(c.detector, c.stream, c.category, c.scope, c.target, c.subject)
+
+    @property
+    def key(self) -> str:
+        """One string naming the fingerprint (the storage key of the open warning it belongs to)."""
+        parts = [self.detector, self.stream, self.category, self.scope, self.target]
+        return "|".join([*parts, self.subject] if self.subject else parts)
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ class Board:
 
 def warning_id(fp: Fingerprint, raised_at: float) -> str:
     """Stable id from the fingerprint and the raise time (so a replayed cycle gives the same id)."""
-    raw = f"{fp.detector}|{fp.stream}|{fp.category}|{fp.scope}|{fp.target}|{raised_at:.3f}"
+    raw = f"{fp.key}|{raised_at:.3f}"
     return "w-" + hashlib.sha1(raw.encode()).hexdigest()[:12]
 
 

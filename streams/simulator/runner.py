@@ -340,6 +340,10 @@ def run(
                 break
         sink.flush()
         log.info("simulate: backfill sent %d records in %.1f s", summary.total_records, clock() - began)
+        # A sink that routes history and live records differently (demo: store, then Kafka) switches here.
+        start_live = getattr(sink, "start_live", None)
+        if start_live is not None:
+            start_live()
         end = float(until)
         if not summary.stopped:
             end = _live(args, scheduler, emit, sink, summary, stop, until, clock)

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from geo.city import CityModel
 from kapok.settings import Settings
 from metrics.store import MetricsStore
-from streams.backfill import StoreSink
-from streams.pipeline import Ingestor
+from streams.pipeline import Ingestor, RawRecord
 
 #: (name, lon, lat), GCJ-02.
 PLACES = (
@@ -95,9 +94,25 @@ def records(now: float) -> list[tuple[str, str, dict]]:
 
 
 def seed(settings: Settings, city: CityModel, store: MetricsStore, now: float) -> int:
-    """Write :func:`records` into ``store``; returns the number accepted."""
-    sink = StoreSink(Ingestor(settings, city, store), partitions=1)
-    for stream, key, record in records(now):
-        sink.send(stream, key, json.dumps(record, ensure_ascii=False).encode())
-    sink.close()
-    return sink.accepted
+    """Write :func:`records` into ``store`` (one partition per stream, as the direct backfill does:
+    validate → place → plan → apply without an offset check); returns the number accepted."""
+    return ingest(settings, city, store, records(now))
+
+
+def ingest(
+    settings: Settings, city: CityModel, store: MetricsStore, items: list[tuple[str, str, dict]]
+) -> int:
+    """Ingest (stream, key, record) items through the pipeline; returns the number accepted."""
+    ingestor = Ingestor(settings, city, store)
+    by_stream: dict[str, list[RawRecord]] = {}
+    for stream, key, record in items:
+        batch = by_stream.setdefault(stream, [])
+        batch.append(RawRecord(len(batch), key.encode(), json.dumps(record, ensure_ascii=False).encode()))
+    accepted = 0
+    for stream, batch in by_stream.items():
+        prepared = ingestor.prepare(stream, batch)
+        _, plan = ingestor.plan(prepared, 0)
+        store.register_partition(stream, 0)
+        ingestor.apply(prepared, 0, expected_offset="*", plan=plan)
+        accepted += plan.accepted
+    return accepted

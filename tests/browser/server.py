@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dash import Dash
 from werkzeug.serving import make_server
@@ -24,3 +26,19 @@ def serving(app: Dash) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+def wait_until(page: Any, expression: str, *, timeout_s: float = 30.0, interval_s: float = 0.05) -> Any:
+    """Poll a JavaScript expression until it is truthy and return its value.
+
+    Playwright's ``wait_for_function`` compiles its predicate inside the page, which the dashboard's
+    Content-Security-Policy (no ``'unsafe-eval'``) forbids; ``evaluate`` goes through the DevTools protocol.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout_s} s")
+        time.sleep(interval_s)

@@ -18,7 +18,7 @@ from dashboard.app import create_app
 from kapok.settings import PROJECT_ROOT, load_settings
 from metrics.store import MetricsStore
 from tests.browser.seed import PLACES, seed
-from tests.browser.server import serving
+from tests.browser.server import serving, wait_until
 from tests.helpers import city  # noqa: F401 (fixture)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -107,7 +107,7 @@ def test_page_loads_without_errors_and_fetches_nothing_from_outside(watched: Wat
     page = watched.open(PAGES[name])
     page.wait_for_selector(".shell")
     if name == "grids":
-        page.wait_for_function("document.querySelectorAll('#grid-map .scatterlayer .trace').length >= 2")
+        wait_until(page, "document.querySelector('#grid-map image') !== null")
     page.wait_for_timeout(800)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -138,17 +138,19 @@ def test_switching_language_changes_the_labels(watched: Watched) -> None:
     page.wait_for_selector(".page-title")
     assert page.inner_text(".page-title") == "各区治理指数排名"
     page.click("#rk-lang-switch")
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelector('.page-title') && "
-        "document.querySelector('.page-title').innerText === 'District governance index ranking'"
+        "document.querySelector('.page-title').innerText === 'District governance index ranking'",
     )
     assert "Rankings" in page.inner_text("#rk-nav")
     page = watched.open("/warnings")  # the cookie keeps the language on the next page
     page.wait_for_selector(".page-title")
     assert page.inner_text(".page-title") == "Warnings"
     page.click("#rk-lang-switch")
-    page.wait_for_function(
-        "document.querySelector('.page-title') && document.querySelector('.page-title').innerText === '预警'"
+    wait_until(
+        page,
+        "document.querySelector('.page-title') && document.querySelector('.page-title').innerText === '预警'",
     )
     assert watched.errors == []
 
@@ -159,7 +161,7 @@ def test_clicking_a_grid_cell_opens_its_drill_down(watched: Watched, site: dict[
     grid_id = str(city_model.assign(np.array([lon]), np.array([lat]))[0][0])
     centre = city_model.grids.loc[grid_id]
     page = watched.open("/grids")
-    page.wait_for_function("document.querySelectorAll('#grid-map .scatterlayer .trace').length >= 2")
+    wait_until(page, "document.querySelector('#grid-map image') !== null")
     # zoom on the cell so it is many pixels wide, then click its centre
     page.evaluate(
         """([x, y]) => {
@@ -178,7 +180,7 @@ def test_clicking_a_grid_cell_opens_its_drill_down(watched: Watched, site: dict[
         [float(centre["lon"]), float(centre["lat"])],
     )
     page.mouse.click(point[0], point[1])
-    page.wait_for_function(f"document.querySelector('#grid-detail').innerText.includes('{grid_id}')")
+    wait_until(page, f"document.querySelector('#grid-detail').innerText.includes('{grid_id}')")
     assert page.evaluate("window.location.pathname") == f"/grids/{grid_id}"
     assert "138****" in page.inner_text("#grid-detail")
     assert "13812340000" not in page.content()
@@ -188,7 +190,7 @@ def test_clicking_a_grid_cell_opens_its_drill_down(watched: Watched, site: dict[
 
 def test_grid_refresh_sends_values_not_geometry(watched: Watched) -> None:
     page = watched.open("/grids")
-    page.wait_for_function("document.querySelectorAll('#grid-map .scatterlayer .trace').length >= 2")
+    wait_until(page, "document.querySelector('#grid-map image') !== null")
     geometry = [u for u in watched.requests if "/geo/grid-" in u]
     assert len(geometry) == 1
     with page.expect_response(lambda r: "_dash-update-component" in r.url) as answer:
