@@ -10,6 +10,7 @@ import redis
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from dashboard.auth import allowed_districts, current_user, scope_filter_rows
 from dashboard.data import BadRequest, Dashboard
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ def make_api(data: Dashboard, *, kafka_bootstrap: str | None) -> Blueprint:
 
     @api.get("/grids")
     def grids() -> Any:
-        return jsonify(data.grids(request.args.get("window"), request.args.get("district")))
+        body = data.grids(request.args.get("window"), request.args.get("district"))
+        body["grids"] = scope_filter_rows(current_user(), body["grids"])
+        return jsonify(body)
 
     @api.get("/grids/<grid_id>")
     def grid(grid_id: str) -> Any:
@@ -71,12 +74,25 @@ def make_api(data: Dashboard, *, kafka_bootstrap: str | None) -> Blueprint:
         limit = request.args.get("limit")
         if limit is not None and not limit.isdigit():
             raise BadRequest(f"limit must be a non-negative integer, got {limit!r}")
-        return jsonify(data.hazard_listing(request.args.get("status"), request.args.get("district"),
-                                           int(limit) if limit is not None else None))
+        body = data.hazard_listing(request.args.get("status"), request.args.get("district"),
+                                   int(limit) if limit is not None else None)
+        body["hazards"] = scope_filter_rows(current_user(), body["hazards"])
+        return jsonify(body)
 
     @api.get("/hazards/summary")
     def hazard_summary() -> Any:
-        return jsonify(data.hazard_summary(request.args.get("district")))
+        district = request.args.get("district")
+        allowed = allowed_districts(current_user())
+        if district is not None or allowed is None:
+            return jsonify(data.hazard_summary(district))
+        # A district-scoped user's summary covers their districts only.
+        total: dict[str, dict[str, int]] = {}
+        for code in sorted(allowed):
+            for kind, per_grade in data.hazard_summary(code).items():
+                bucket = total.setdefault(kind, {})
+                for grade, n in per_grade.items():
+                    bucket[grade] = bucket.get(grade, 0) + n
+        return jsonify(total)
 
     @api.route("/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def not_found(unknown: str) -> Any:

@@ -120,7 +120,10 @@ def _serve(settings: Settings, stop: threading.Event, city=None) -> None:  # typ
         log.warning("login is OFF (RK_AUTH=none): anyone who reaches %s:%d sees everything",
                     settings.host, settings.port)
     app = create_app(settings, _store(settings), city or _city(settings))
-    server = make_server(settings.host, settings.port, app.server, threaded=True)
+    from dashboard.security import QuietRequestHandler
+
+    server = make_server(settings.host, settings.port, app.server, threaded=True,
+                         request_handler=QuietRequestHandler)
     log.info("dashboard on http://%s:%d", settings.host, settings.port)
     threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
     server.serve_forever()

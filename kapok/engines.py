@@ -16,6 +16,10 @@ from metrics.store import MetricsStore
 log = logging.getLogger(__name__)
 
 
+#: How often engines run while a backfill is writing history.
+BACKFILL_PERIOD_S = 300.0
+
+
 @dataclass
 class Engine:
     """One periodic job."""
@@ -85,8 +89,11 @@ def run_engines(settings: Settings, store: MetricsStore, city: CityModel, stop: 
     engines = build_engines(settings, store, city)
     while not stop.is_set():
         now = time.monotonic()
+        # While history is being written every window changes under the engines: run them rarely then,
+        # leaving the cores to the backfill.
+        slow = bool(store.client.exists(store.keys.backfill_running()))
         for engine in engines:
-            if now < engine.next_at:
+            if now < engine.next_at or (slow and now < engine.next_at + BACKFILL_PERIOD_S - engine.period_s):
                 continue
             started = time.perf_counter()
             try:

@@ -131,7 +131,8 @@ class Settings(BaseSettings):
     )
     # --- engines ---
     index_config: Path | None = Field(
-        None, description="Indicator system (TOML) of the index; unset: the shipped default (metrics/index/default.toml)."
+        None,
+        description="Indicator system (TOML) of the index; unset: the shipped default (metrics/index/default.toml).",
     )
     index_interval_s: float = Field(60.0, gt=0, description="Seconds between index recomputations.")
     warnings_config: Path | None = Field(
@@ -139,7 +140,9 @@ class Settings(BaseSettings):
     )
     warnings_interval_s: float = Field(60.0, gt=0, description="Seconds between detection cycles.")
     hazards_config: Path | None = Field(
-        None, description="Hazard register policy (TOML: time limits, reminders, escalation per grade); unset: metrics/hazards/default.toml."
+        None,
+        description="Hazard register policy (TOML: time limits, reminders, escalation per grade); "
+        "unset: metrics/hazards/default.toml.",
     )
     hazards_interval_s: float = Field(60.0, gt=0, description="Seconds between hazard register sweeps.")
     # --- dashboard and API ---

@@ -191,6 +191,11 @@ class Keys:
         Steps leave with their hazard (after the hazard retention)."""
         return f"{self.root}:{{hz}}:steps"
 
+    def backfill_running(self) -> str:
+        """STRING set while a direct backfill writes history (engines then run less often: every window
+        changes under them). Expires 120 s after the backfill's last refresh, so a crash does not leave it."""
+        return f"{self.root}:backfill"
+
     def engine_timings(self) -> str:
         """HASH engine name -> seconds its last run took (for /metrics). No TTL."""
         return f"{self.root}:engine:timings"

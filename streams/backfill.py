@@ -71,6 +71,7 @@ class StoreSink:
         if not records:
             return
         ingestor = self.ingestor
+        ingestor.store.client.set(ingestor.store.keys.backfill_running(), "1", ex=120)
         now = time.time()
         prepared = ingestor.prepare(stream, records, now=now)
         if self.dead_letters is not None:
@@ -103,6 +104,7 @@ class StoreSink:
     def flush(self) -> None:
         for stream, part in list(self._buffers):
             self._flush_one(stream, part)
+        self.ingestor.store.client.delete(self.ingestor.store.keys.backfill_running())
         if self.dead_letters is not None:
             self.dead_letters.flush()
 

@@ -25,6 +25,7 @@ from kafka.structs import OffsetAndMetadata
 
 from geo.city import CityModel
 from kapok.settings import Settings
+from metrics.opstats import record_batch_latency
 from metrics.store import MetricsStore
 from streams.kafka_io import DeadLetters, make_consumer, make_producer
 from streams.pipeline import Ingestor, Prepared, RawRecord
@@ -187,6 +188,10 @@ class StreamConsumer:
         self.stats.records += prepared.next_offset - prepared.first_offset
         self.stats.batch_seconds.append(time.perf_counter() - started)
         del self.stats.batch_seconds[:-1000]
+        try:  # for /metrics: the dashboard process reads the histogram from Redis
+            record_batch_latency(self.store.client, self.store.keys, [self.stats.batch_seconds[-1]])
+        except redis.RedisError:
+            log.debug("batch latency not recorded", exc_info=True)
 
     def _conflict(self, tp: TopicPartition, epoch: int, stored: int | None) -> None:
         """The stored offset is not where this consumer thought: another consumer moved it, or Redis lost

@@ -126,7 +126,7 @@ class Ingestor:
             plan.rejected[rej.reason] += 1
         return plan
 
-    def apply(self, prepared: Prepared, partition: int, *, expected_offset: int | None | str,
+    def apply(self, prepared: Prepared, partition: int, *, expected_offset: int | str | None,
               plan: BatchPlan) -> ApplyResult:
         """Apply a planned batch (``expected_offset="*"``: backfill, no offset check or move)."""
         return self.store.apply_batch(

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from geo.city import CityModel, load_city
 from kapok.embedded import EmbeddedServices, create_topics, embedded_services
+from kapok.settings import load_settings
 
 #: Every topic a test may need: the four event streams and the dead-letter topic.
 STREAMS = ("incidents", "surveillance", "hotline", "hazards", "deadletter")
@@ -64,3 +66,9 @@ def redis_client(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
         except redis.ConnectionError:
             pass
         client.close()
+
+
+@pytest.fixture(scope="session")
+def city() -> CityModel:
+    """The Guangzhou city model (built once, then cached)."""
+    return load_city(load_settings())

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from kafka import KafkaConsumer
 
-from geo.city import CityModel, load_city
 from kapok.settings import Settings, load_settings
-
-
-@pytest.fixture(scope="session")
-def city() -> CityModel:
-    """The Guangzhou city model (built once, then cached)."""
-    return load_city(load_settings())
 
 
 def pipeline_settings(kafka_bootstrap: str, redis_url: str, key_prefix: str,

@@ -15,7 +15,6 @@ import redis
 
 from metrics.audit import AuditLog, to_csv
 from metrics.keys import DAY, Keys
-from tests.helpers import city  # noqa: F401 (fixture)
 from tests.test_auth_access import (
     GRID_TIANHE,
     Site,
@@ -31,7 +30,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, city: Any) -> Iterator[Site]:  # noqa: F811
+def site(redis_url: str, city: Any) -> Iterator[Site]:
     prefix = "tu" + uuid.uuid4().hex[:10]
     built = make_site(redis_url, city, prefix)
     for name, role in (("admin1", "admin"), ("analyst1", "analyst"), ("officer1", "officer"),

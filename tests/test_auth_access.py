@@ -26,7 +26,6 @@ from dashboard.app import create_app
 from kapok.settings import PROJECT_ROOT, Settings, load_settings
 from metrics.store import MetricsStore
 from metrics.users import ROLES, UserStore
-from tests.helpers import city  # noqa: F401 (fixture)
 
 PASSWORD = "correct horse battery"
 METRICS_TOKEN = "metrics-token-" + "x" * 20
@@ -45,7 +44,7 @@ class Site:
     users: UserStore
 
 
-def make_site(redis_url: str, city: Any, prefix: str, **extra: Any) -> Site:  # noqa: F811
+def make_site(redis_url: str, city: Any, prefix: str, **extra: Any) -> Site:
     options: dict[str, Any] = {"auth": "login", "cookie_secure": False, "password_hash_time_cost": 1,
                                "password_hash_memory_kib": 8192, "metrics_token": METRICS_TOKEN,
                                "login_max_failures": 3, "login_lockout_s": 60}
@@ -64,7 +63,7 @@ def drop_keys(client: redis.Redis, prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, city: Any) -> Iterator[Site]:  # noqa: F811
+def site(redis_url: str, city: Any) -> Iterator[Site]:
     prefix = "ta" + uuid.uuid4().hex[:10]
     built = make_site(redis_url, city, prefix)
     for role in ROLES:
@@ -219,7 +218,7 @@ def test_metrics_token(site: Site) -> None:
 
 
 # ------------------------------------------------------------------------------------------ sessions
-def test_session_cookie_flags(redis_url: str, city: Any) -> None:  # noqa: F811
+def test_session_cookie_flags(redis_url: str, city: Any) -> None:
     prefix = "ta" + uuid.uuid4().hex[:10]
     secure_site = make_site(redis_url, city, prefix, cookie_secure=True, session_hours=2.0)
     try:
@@ -430,7 +429,7 @@ def test_api_capability_table(method: str, path: str, capability: str) -> None:
 
 # ------------------------------------------------------------------------------------------ login off
 @pytest.fixture(scope="module")
-def open_site(redis_url: str, city: Any) -> Iterator[Site]:  # noqa: F811
+def open_site(redis_url: str, city: Any) -> Iterator[Site]:
     prefix = "ta" + uuid.uuid4().hex[:10]
     built = make_site(redis_url, city, prefix, auth="none")
     yield built
@@ -448,7 +447,7 @@ def test_login_off_opens_everything_and_says_so(open_site: Site, caplog: pytest.
     assert client.get("/login").status_code == 303
 
 
-def test_login_off_is_logged(redis_url: str, city: Any, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+def test_login_off_is_logged(redis_url: str, city: Any, caplog: pytest.LogCaptureFixture) -> None:
     prefix = "ta" + uuid.uuid4().hex[:10]
     with caplog.at_level("WARNING"):
         built = make_site(redis_url, city, prefix, auth="none")

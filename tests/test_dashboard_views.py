@@ -26,7 +26,6 @@ from dashboard.views import warnings as warnings_view
 from kapok.settings import load_settings
 from metrics.store import MetricsStore
 from tests.browser.seed import PLACES, seed
-from tests.helpers import city  # noqa: F401 (fixture)
 
 NOW = time.time()
 
@@ -56,7 +55,7 @@ class EngineData(Dashboard):
 
 
 @pytest.fixture
-def store(redis_client: redis.Redis, key_prefix: str, redis_url: str, city) -> MetricsStore:  # type: ignore[no-untyped-def]  # noqa: F811
+def store(redis_client: redis.Redis, key_prefix: str, redis_url: str, city) -> MetricsStore:  # type: ignore[no-untyped-def]
     settings = load_settings(redis_url=redis_url, key_prefix=key_prefix, auth="none")
     st = MetricsStore(redis_client, prefix=key_prefix)
     assert seed(settings, city, st, NOW) == 45
@@ -74,12 +73,12 @@ def _text(component: Any) -> str:
     return _text(getattr(component, "children", None))
 
 
-def _cells(city) -> list[str]:  # type: ignore[no-untyped-def]  # noqa: F811
+def _cells(city) -> list[str]:  # type: ignore[no-untyped-def]
     grid_ids, _ = city.assign(np.array([p[1] for p in PLACES]), np.array([p[2] for p in PLACES]))
     return list(grid_ids)
 
 
-def test_wall_counters_compare_with_the_same_hour_last_week(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_wall_counters_compare_with_the_same_hour_last_week(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     data = Dashboard(store, city)
     counters = {c.stream: c for c in wall_view.counters(data, NOW, "en")}
     assert counters["incidents"].value == 5 and counters["incidents"].week_before == 5
@@ -90,7 +89,7 @@ def test_wall_counters_compare_with_the_same_hour_last_week(store: MetricsStore,
     assert zh["hotline"].change == "上周同时段无数据"
 
 
-def test_wall_says_when_data_is_stale(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_wall_says_when_data_is_stale(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     data = Dashboard(store, city)
     newest = data.newest_event_ts()
     assert newest is not None and NOW - newest < 900
@@ -100,7 +99,7 @@ def test_wall_says_when_data_is_stale(store: MetricsStore, city) -> None:  # typ
     assert wall_view.staleness(None, NOW, "zh") == ("尚无事件数据", True)
 
 
-def test_wall_map_colours_by_index_level_or_warning_level(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_wall_map_colours_by_index_level_or_warning_level(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     cell = _cells(city)[0]
     warnings = [
         {
@@ -141,7 +140,7 @@ def test_wall_map_colours_by_index_level_or_warning_level(store: MetricsStore, c
     assert _text(items[0]).startswith("Red Liwan") and "1 min ago" in _text(items[0])
 
 
-def test_wall_refresh_patches_values_only(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_wall_refresh_patches_values_only(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     data = Dashboard(store, city)
     outputs = wall_view.refresh_outputs(data, "index", "zh", NOW)
     assert outputs[:4] == ("5", "5", "5", "0")
@@ -156,7 +155,7 @@ def test_wall_refresh_patches_values_only(store: MetricsStore, city) -> None:  #
     assert outputs[-3].startswith("数据更新于") and outputs[-2] == "fresh"
 
 
-def test_grid_map_payload_sends_one_class_per_cell(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_grid_map_payload_sends_one_class_per_cell(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     data = Dashboard(store, city)
     cells = _cells(city)
     view = grids_view.map_view(data, "stream:incidents", "raw", "24h", None, 0, "en", NOW)
@@ -172,7 +171,7 @@ def test_grid_map_payload_sends_one_class_per_cell(store: MetricsStore, city) ->
     assert sum(v > 0 for v in replay.payload["values"]) == 0
 
 
-def test_grid_map_filters_by_district_and_scales(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_grid_map_filters_by_district_and_scales(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     data = Dashboard(store, city)
     view = grids_view.map_view(data, "events", "km2", "24h", "440106", 0, "zh", NOW)
     inside = (city.grids["district_code"] == "440106").to_numpy()
@@ -181,13 +180,13 @@ def test_grid_map_filters_by_district_and_scales(store: MetricsStore, city) -> N
     assert view.payload["bounds"] is not None and "每平方公里" in view.payload["title"]
 
 
-def test_grid_map_without_index_says_so(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_grid_map_without_index_says_so(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     view = grids_view.map_view(Dashboard(store, city), "index", "raw", "24h", None, 0, "en", NOW)
     assert set(view.payload["classes"]) == {gridmap.NO_VALUE}
     assert "has not stored a snapshot yet" in _text(view.summary)
 
 
-def test_cell_drill_down_masks_personal_data_and_shows_text_as_text(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_cell_drill_down_masks_personal_data_and_shows_text_as_text(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     cell = _cells(city)[0]
     detail = grids_view.cell_detail(Dashboard(store, city), cell, "en", NOW)
     text = _text(detail)
@@ -197,7 +196,7 @@ def test_cell_drill_down_masks_personal_data_and_shows_text_as_text(store: Metri
     assert "No cell nonsense" in _text(grids_view.cell_detail(Dashboard(store, city), "nonsense", "en", NOW))
 
 
-def _district_snapshot(city) -> pd.DataFrame:  # type: ignore[no-untyped-def]  # noqa: F811
+def _district_snapshot(city) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     config = rankings_view.index_config()
     inds = config.scoring_indicators("district")
     rng = np.random.default_rng(7)
@@ -211,7 +210,7 @@ def _district_snapshot(city) -> pd.DataFrame:  # type: ignore[no-untyped-def]  #
     return frame
 
 
-def test_whatif_puts_all_weight_on_one_dimension(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_whatif_puts_all_weight_on_one_dimension(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     snapshot = _district_snapshot(city)
     data = EngineData(store, city, snapshot=snapshot)
     config = rankings_view.index_config()
@@ -229,7 +228,7 @@ def test_whatif_puts_all_weight_on_one_dimension(store: MetricsStore, city) -> N
     assert "has not stored" in _text(rankings_view.whatif_table(Dashboard(store, city), weights, "en"))
 
 
-def test_rankings_export_csv_and_excel(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_rankings_export_csv_and_excel(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     index = {
         "district": {
             "440106": {
@@ -265,7 +264,7 @@ def test_rankings_export_csv_and_excel(store: MetricsStore, city) -> None:  # ty
     assert "District" in header and sheet.cell(2, header.index("Index") + 1).value == 81.23
 
 
-def test_warning_actions_follow_the_lifecycle(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_warning_actions_follow_the_lifecycle(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     def enabled(status: str) -> list[str]:
         buttons = warnings_view.action_buttons({"id": "w", "status": status}, "en").children
         return [b.id["action"] for b in buttons if not b.disabled]
@@ -283,7 +282,7 @@ def test_warning_actions_follow_the_lifecycle(store: MetricsStore, city) -> None
     )
 
 
-def test_warning_table_and_map(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_warning_table_and_map(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
     cell = _cells(city)[0]
     ws = [
         {
@@ -311,7 +310,7 @@ def test_warning_table_and_map(store: MetricsStore, city) -> None:  # type: igno
     assert "No warnings match" in _text(warnings_view.warning_table([], {}, NOW, "en"))
 
 
-def test_geometry_route_is_cacheable_and_language_cookie_is_set(store: MetricsStore, city, redis_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_geometry_route_is_cacheable_and_language_cookie_is_set(store: MetricsStore, city, redis_url) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(redis_url=redis_url, auth="none")
     app = create_app(settings, store, city)
     client = app.server.test_client()

@@ -25,7 +25,7 @@ from kapok.settings import Settings
 from metrics.store import MetricsStore
 from streams.consumer import StreamConsumer
 from streams.kafka_io import make_producer
-from tests.helpers import city, consume_all, pipeline_settings  # noqa: F401 (fixture)
+from tests.helpers import consume_all, pipeline_settings
 from tests.workload import Truth, mixed_workload
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from metrics.store import MetricsStore
 from streams.consumer import StreamConsumer
 from streams.kafka_io import make_producer
 from tests.conftest import TEST_PARTITIONS
-from tests.helpers import city, pipeline_settings  # noqa: F401 (fixture)
+from tests.helpers import pipeline_settings
 
 H = 3600.0
 DAY = 86400.0
@@ -103,7 +103,7 @@ def settings(kafka_bootstrap: str, redis_url: str, key_prefix: str, topic_names:
 
 
 def test_hazards_over_kafka_register_sweep_and_warnings(  # type: ignore[no-untyped-def]
-    settings, city, redis_client,  # noqa: F811 (the city fixture)
+    settings, city, redis_client,
 ) -> None:
     if not pipeline_writes_register():
         pytest.skip(NOT_WIRED)

@@ -30,7 +30,6 @@ from metrics.store import MetricsStore
 from metrics.users import UserStore
 from streams.backfill import StoreSink
 from streams.pipeline import Ingestor
-from tests.helpers import city  # noqa: F401 (fixture)
 from tests.test_auth_access import METRICS_TOKEN, Site, drop_keys, make_site
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_]\w*="([^"\\]|\\.)*",?)*\})? (\S+)$')
@@ -62,7 +61,7 @@ def parse_exposition(text: str) -> dict[str, list[tuple[dict[str, str], float]]]
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, city: Any) -> Iterator[Site]:  # noqa: F811
+def site(redis_url: str, city: Any) -> Iterator[Site]:
     prefix = "to" + uuid.uuid4().hex[:10]
     built = make_site(redis_url, city, prefix)
     now = time.time()
@@ -172,7 +171,7 @@ def test_readiness(site: Site) -> None:
     assert client.get("/api/v1/ready").json == ready
 
 
-def test_readiness_without_redis(city: Any) -> None:  # noqa: F811
+def test_readiness_without_redis(city: Any) -> None:
     store = MetricsStore(redis.Redis(port=1, socket_connect_timeout=0.2), prefix="none")
     ready, checks = prom.readiness(store, city, 60)
     assert not ready and checks["redis"].startswith("unreachable")

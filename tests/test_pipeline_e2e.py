@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+
 from dashboard.app import create_app
 from kapok.settings import Settings
 from metrics.store import MetricsStore
 from streams.consumer import StreamConsumer
 from streams.kafka_io import make_producer
-from tests.helpers import city, consume_all, pipeline_settings  # noqa: F401 (fixture)
+from tests.helpers import consume_all, pipeline_settings
 
 NOW = time.time()
 TIANHE = (113.3612, 23.1247)  # Tianhe sports centre area

@@ -20,7 +20,7 @@ from metrics.users import UserStore
 from streams.consumer import StreamConsumer
 from streams.kafka_io import make_producer
 from tests.browser.server import serving
-from tests.helpers import city, pipeline_settings  # noqa: F401 (fixture)
+from tests.helpers import pipeline_settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ def _iso(ts: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def hostile_site(kafka_bootstrap: str, redis_url: str, city: Any) -> Iterator[dict[str, Any]]:  # noqa: F811
+def hostile_site(kafka_bootstrap: str, redis_url: str, city: Any) -> Iterator[dict[str, Any]]:
     import uuid
 
     import redis

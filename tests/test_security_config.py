@@ -26,7 +26,6 @@ from metrics.users import UserStore
 from streams.backfill import StoreSink
 from streams.kafka_io import client_config
 from streams.pipeline import Ingestor
-from tests.helpers import city  # noqa: F401 (fixture)
 
 SECRETS = {name: f"s3cret-{name}-{uuid.uuid4().hex[:8]}" for name in SECRET_FILE_FIELDS}
 
@@ -117,7 +116,7 @@ def own_redis() -> Iterator[EmbeddedRedis]:
     server.close()
 
 
-def test_redis_acl_user_and_password(own_redis: EmbeddedRedis, tmp_path: Path, city: Any) -> None:  # noqa: F811
+def test_redis_acl_user_and_password(own_redis: EmbeddedRedis, tmp_path: Path, city: Any) -> None:
     admin = redis.Redis.from_url(own_redis.url)  # type: ignore[arg-type]
     admin.acl_setuser("rk-app", enabled=True, passwords=["+acl-pass-123"], keys=["rk:*"], channels=["*"],
                       commands=["+@all", "-@dangerous", "-xdel", "-xsetid", "-xtrim", "-xgroup"])

@@ -12,14 +12,13 @@ import pytest
 from werkzeug.serving import make_server
 
 from dashboard.security import NO_STORE_PREFIXES, QuietRequestHandler, content_security_policy
-from tests.helpers import city  # noqa: F401 (fixture)
 from tests.test_auth_access import Site, drop_keys, make_site, session_client
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, city: Any) -> Iterator[Site]:  # noqa: F811
+def site(redis_url: str, city: Any) -> Iterator[Site]:
     prefix = "th" + uuid.uuid4().hex[:10]
     built = make_site(redis_url, city, prefix)
     built.users.add("admin1", "admin", PASSWORD)
@@ -66,7 +65,7 @@ def test_dash_inline_script_is_hashed(site: Site) -> None:
     assert site.app.csp_hashes() and all(h in script_src for h in site.app.csp_hashes())
 
 
-def test_frame_ancestors_configurable(redis_url: str, city: Any) -> None:  # noqa: F811
+def test_frame_ancestors_configurable(redis_url: str, city: Any) -> None:
     prefix = "th" + uuid.uuid4().hex[:10]
     walled = make_site(redis_url, city, prefix, frame_ancestors="https://wall.example.gov.cn", auth="none")
     try:

@@ -387,9 +387,9 @@ __all__ = [
     "TemporalResult",
     "ears_detect",
     "getis_ord_gi_star",
-    "spike_detect",
     "spatial_candidates",
     "spatial_detect",
+    "spike_detect",
     "temporal_candidates",
     "temporal_detect",
 ]

@@ -22,7 +22,7 @@ class WarningNotFound(WarningsError):
 
 
 class InvalidAction(WarningsError):
-    """A lifecycle action or its arguments are malformed (unknown action, unknown outcome, no actor)."""
+    """A request to the warnings store is malformed: an unknown action, outcome or filter value, no actor."""
 
 
 __all__ = ["InvalidAction", "TransitionError", "WarningNotFound", "WarningsConfigError", "WarningsError"]

@@ -29,10 +29,11 @@ import redis
 
 from metrics.keys import Keys
 from metrics.warnings import lifecycle
+from metrics.warnings.config import LEVEL_ORDER
 from metrics.warnings.detect import Candidate
-from metrics.warnings.errors import InvalidAction, TransitionError, WarningNotFound, WarningsError
-from metrics.warnings.lifecycle import Board, Outcome, Silence, Transition, WarningRecord
-from metrics.warnings.records import dumps, loads, precision_table
+from metrics.warnings.errors import InvalidAction, WarningNotFound, WarningsError
+from metrics.warnings.lifecycle import Board, Outcome, Silence, Status, Transition, WarningRecord
+from metrics.warnings.records import api_order_key, dumps, loads, precision_table, to_api
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,37 @@ class WarningStore:
             return {}
         raws = self.client.hmget(self.keys.warnings(), [i for _, i in pairs])
         return {fp: loads(raw) for (fp, _), raw in zip(pairs, raws, strict=True) if raw is not None}
+
+    def query(self, district_of: Mapping[str, str], *, status: str | None = "open", district: str | None = None,
+             level: str | None = None, stream: str | None = None) -> list[dict[str, Any]]:
+        """Warnings in the API shape (:func:`metrics.warnings.records.to_api`), filtered, most severe first
+        and then newest first.
+
+        ``status``: ``open`` (raised, acknowledged or dispatched; the default when None), ``all``, or one
+        status; ``level``: a level name; ``district``: a district code (a cell's warning belongs to the
+        district holding the cell; city warnings to none); ``stream``: a stream name. A value outside
+        these raises :class:`InvalidAction`.
+        """
+        status = status or "open"
+        statuses = [s.value for s in Status]
+        if status not in ("open", "all", *statuses):
+            raise InvalidAction(f"status {status!r} is not understood; use open, all or one of {statuses}")
+        if level is not None and level not in LEVEL_ORDER:
+            raise InvalidAction(f"level {level!r} is not a warning level; use one of {list(LEVEL_ORDER)}")
+        records = self.open_board().warnings if status == "open" else tuple(self.all())
+        out = []
+        for w in records:
+            if status not in ("open", "all") and w.status.value != status:
+                continue
+            if level is not None and w.level_name != level:
+                continue
+            if stream is not None and w.fingerprint.stream != stream:
+                continue
+            item = to_api(w, district_of)
+            if district is not None and item["district"] != district:
+                continue
+            out.append(item)
+        return sorted(out, key=api_order_key)
 
     def transitions(self, warning_id: str | None = None, count: int = 1000) -> list[dict[str, Any]]:
         """The newest ``count`` entries of the transition log (oldest first), optionally of one warning."""
@@ -246,10 +278,7 @@ class WarningStore:
             after = lifecycle.act(before, warning_id, action, by, at, **kwargs)
             return before, after, after.warnings[0]
 
-        try:
-            result: WarningRecord = self._transaction(change)
-        except TransitionError:
-            raise
+        result: WarningRecord = self._transaction(change)
         log.info("warning %s: %s by %s", warning_id, action, by)
         return result
 

@@ -19,7 +19,6 @@ from kapok.settings import PROJECT_ROOT, load_settings
 from metrics.store import MetricsStore
 from tests.browser.seed import PLACES, seed
 from tests.browser.server import serving, wait_until
-from tests.helpers import city  # noqa: F401 (fixture)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -47,7 +46,7 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, city) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]  # noqa: F811
+def site(redis_url: str, city) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     prefix = "tb" + uuid.uuid4().hex[:10]
     settings = load_settings(redis_url=redis_url, key_prefix=prefix, auth="none", refresh_s=2.0)
     client = redis.Redis.from_url(redis_url)
