@@ -13,7 +13,7 @@ import dash
 from dash import Dash, dcc, html
 from flask import Response, request
 
-from dashboard import auth, context, gridmap
+from dashboard import api_warnings, auth, context, gridmap
 from dashboard.api import install_error_handlers, make_api
 from dashboard.data import Dashboard
 from dashboard.i18n import COOKIE, LANGS
@@ -120,5 +120,6 @@ def create_app(settings: Settings, store: MetricsStore, city: CityModel) -> Dash
 
     install_error_handlers(server)
     server.register_blueprint(make_api(data, kafka_bootstrap=settings.kafka_bootstrap))
+    server.register_blueprint(api_warnings.warnings_api(store, city))
     install_security(app, settings, store, city)
     return app

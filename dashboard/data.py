@@ -214,8 +214,18 @@ class Dashboard:
                  stream: str | None = None) -> list[dict[str, Any]]:
         """Warnings with the contract fields (``id``, ``level``, ``scope``, ``target``, ``stream``,
         ``category``, ``detector``, ``raised_at``, ``status``, ``observed``, ``expected``, ``p_value``,
-        ``explanation``, ``events``), filtered. Filled by the engine's store; empty until then."""
-        return []
+        ``explanation``, ``district``, ``transitions``, ``details``), filtered (``status`` ``open`` by
+        default, or ``all`` or one status), most severe and then newest first. Empty until the warnings
+        engine has run."""
+        from metrics.warnings.errors import InvalidAction
+        from metrics.warnings.store import WarningStore
+
+        district_of = {str(g): str(d) for g, d in self.city.grids["district_code"].items()}
+        try:
+            return WarningStore(self.store.client, keys=self.store.keys).query(
+                district_of, status=status, district=district, level=level, stream=stream)
+        except InvalidAction as exc:
+            raise BadRequest(str(exc)) from exc
 
     def hazards(self, status: str | None = "open", district: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
