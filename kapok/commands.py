@@ -157,11 +157,18 @@ def _simulator_args(**values: Any) -> argparse.Namespace:
     return args
 
 
+#: The demo writes this much recent history first, so the wall has its last day within seconds.
+RECENT_HISTORY_DAYS = 1.5
+
+
 def _demo_feed(settings: Settings, city, args: argparse.Namespace, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
-    """One simulator run: ``--backfill-days`` of history straight into the store (see streams.backfill),
-    then the live feed through Kafka at ``--speed``."""
+    """History straight into the store (see streams.backfill), then the live feed through Kafka.
+
+    Two runs of the same simulated world (same seed and ``until``): the last ``RECENT_HISTORY_DAYS``
+    first, continuing into the live feed, so the wall is full within seconds; then, beside the live feed,
+    the older days, leaving out every event the first run wrote (``OlderHistorySink``)."""
     from streams import simulator
-    from streams.backfill import PhaseSink, StoreSink
+    from streams.backfill import OlderHistorySink, PhaseSink, StoreSink
     from streams.kafka_io import KafkaSink
     from streams.pipeline import Ingestor
 
@@ -170,19 +177,40 @@ def _demo_feed(settings: Settings, city, args: argparse.Namespace, stop: threadi
     if store.partitions():
         log.info("store already holds data: no backfill, live feed only")
         days = 0.0
+    until = int(time.time())
+    recent_days = min(days, RECENT_HISTORY_DAYS)
     started = time.perf_counter()
-    history = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
+    recent = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
+    older_thread: threading.Thread | None = None
 
     def went_live() -> None:
-        log.info("backfill: %.0f days, %d records accepted in %.1fs; live feed at %gx now", days,
-                 history.accepted, time.perf_counter() - started, args.speed)
+        nonlocal older_thread
+        log.info("history: last %.1f days written (%d records) in %.1fs; live feed at %gx now", recent_days,
+                 recent.accepted, time.perf_counter() - started, args.speed)
+        if days > recent_days:
+            older_thread = threading.Thread(target=write_older, name="older-history", daemon=True)
+            older_thread.start()
 
-    sink = PhaseSink(history, KafkaSink(settings), on_live=went_live)
+    def write_older() -> None:
+        began = time.perf_counter()
+        older = OlderHistorySink(StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions),
+                                 boundary=until - recent_days * 86400)
+        summary = simulator.run(_simulator_args(seed=args.seed, until=str(until), backfill_days=days,
+                                                live_minutes=0.0), settings, older, stop=stop, city=city)
+        older.close()
+        log.info("history: %s %.0f days written (%d more records) in %.1fs",
+                 "stopped before all" if summary.stopped else "all", days, older.inner.accepted,
+                 time.perf_counter() - began)
+
+    sink = PhaseSink(recent, KafkaSink(settings), on_live=went_live)
     try:
-        simulator.run(_simulator_args(seed=args.seed, backfill_days=days, speed=args.speed, live_minutes=None),
+        simulator.run(_simulator_args(seed=args.seed, until=str(until), backfill_days=recent_days,
+                                      speed=args.speed, live_minutes=None),
                       settings, sink, stop=stop, city=city)
     finally:
         sink.close()
+        if older_thread is not None:
+            older_thread.join(timeout=30)
 
 
 # ---------------------------------------------------------------------------- commands

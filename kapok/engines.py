@@ -69,18 +69,32 @@ def index_engine(settings: Settings, store: MetricsStore, city: CityModel,
     return Engine("index", settings.index_interval_s, engine.run_once)
 
 
-def _log_warning(descriptor: object) -> None:
-    log.warning("warning raised: %s", descriptor)
+def warnings_detector(settings: Settings, store: MetricsStore, city: CityModel):  # type: ignore[no-untyped-def]
+    """The warnings engine object (``run_once`` each cycle; ``raise_warning`` takes hazard descriptors)."""
+    from metrics.warnings.config import load_config as load_warnings_config
+    from metrics.warnings.engine import WarningsEngine
+    from metrics.warnings.store import WarningStore
+
+    return WarningsEngine(store, WarningStore(store.client, keys=store.keys), city,
+                          load_warnings_config(settings.warnings_config))
+
+
+def warnings_engine(settings: Settings, store: MetricsStore, city: CityModel,
+                    detector: object | None = None) -> Engine:
+    """The detection cycle as a periodic job (of ``detector`` when given, else a new one)."""
+    found = detector if detector is not None else warnings_detector(settings, store, city)
+    return Engine("warnings", settings.warnings_interval_s, found.run_once)  # type: ignore[attr-defined]
 
 
 def build_engines(settings: Settings, store: MetricsStore, city: CityModel) -> list[Engine]:
     """Every engine, wired together: hazard warnings go through the warnings lifecycle, and the hazard
     register feeds the index's public-safety dimension."""
-    raise_warning: Callable[[object], None] = _log_warning
+    detector = warnings_detector(settings, store, city)
     engines: list[Engine] = []
-    hazards = hazards_engine(settings, store, city, lambda d: raise_warning(d))
+    hazards = hazards_engine(settings, store, city, detector.raise_warning)
     engines.append(Engine("hazards", settings.hazards_interval_s, hazards.run_once))
     engines.append(index_engine(settings, store, city, extra_attributes=hazards.attributes))
+    engines.append(warnings_engine(settings, store, city, detector))
     return engines
 
 

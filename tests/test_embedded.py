@@ -247,6 +247,10 @@ def test_sigkill_of_the_parent_leaves_no_orphans():
         parent.kill()
         parent.wait(10)
         assert _wait_gone(pids) == [], "children outlived a SIGKILLed parent"
+        # The children are gone; their ports close with them (allow the kernel a moment).
+        deadline = time.monotonic() + 5
+        while any(port_open(p) for p in ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert not any(port_open(p) for p in ports)
     finally:
         for pid in pids:

@@ -35,13 +35,15 @@ One cycle (:meth:`WarningsEngine.run_once`, every ``warnings_interval_s``):
      alerts with confidence ≥ 0.9 in the ledger.
 
    A rule warning already resolved is not raised again for the same bucket (or day, for share and
-   counter rules) unless its value grew.
+   counter rules) unless its value grew; a detector's resolved episode is not raised again while it
+   lasts (:meth:`WarningsEngine._drop_judged`).
 5. The candidates go through :func:`metrics.warnings.lifecycle.cycle` with the stored open warnings
    and are saved (:class:`metrics.warnings.store.WarningStore`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -70,7 +72,7 @@ from metrics.warnings.detect import (
     temporal_detect,
 )
 from metrics.warnings.errors import WarningsError
-from metrics.warnings.lifecycle import Fingerprint, WarningRecord
+from metrics.warnings.lifecycle import Fingerprint, Status, WarningRecord
 from metrics.warnings.nbmodel import (
     LOCAL_OFFSET_S,
     NBFit,
@@ -308,8 +310,6 @@ class WarningsEngine:
         raw = self.warnings.client.hget(self.warnings.keys.warning_models(), "district")
         if raw is None:
             return None
-        import json
-
         try:
             return _Models.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError) as exc:
@@ -317,8 +317,6 @@ class WarningsEngine:
             return None
 
     def _save_models(self, models: _Models) -> None:
-        import json
-
         self.warnings.client.hset(self.warnings.keys.warning_models(), "district",
                                   json.dumps(models.to_json(), separators=(",", ":")))
 
@@ -597,18 +595,27 @@ class WarningsEngine:
                                             _bucket_id(bucket), self._cells_with(bucket, col, str(district))))
         return out
 
-    def _drop_resolved_rule_hits(self, cands: list[Candidate]) -> list[Candidate]:
-        """A rule hit whose warning (same fingerprint, i.e. same bucket or day) was already resolved is
-        not raised again unless its value grew."""
-        rule_cands = [c for c in cands if c.detector not in RECOVERING]
-        if not rule_cands:
+    def _drop_judged(self, cands: list[Candidate]) -> list[Candidate]:
+        """Leave out candidates of an episode a person already resolved (or closed).
+
+        A rule hit (same fingerprint: same bucket or day) is raised again only when its value grew. A
+        detector's candidate is the same episode while its window reaches back into the resolved
+        warning's window (plus the level's hysteresis), e.g. the rest of the hour of a spike or a CUSUM
+        run that has not ended; a new episode raises a new warning.
+        """
+        if not cands:
             return cands
-        latest = self.warnings.latest(Fingerprint.of(c).key for c in rule_cands)
+        latest = self.warnings.latest(Fingerprint.of(c).key for c in cands)
+        hold = (self.config.hysteresis_windows - 1) * HOUR
         keep = []
         for c in cands:
-            w: WarningRecord | None = latest.get(Fingerprint.of(c).key) if c.detector not in RECOVERING else None
-            if w is not None and not w.is_open and not c.explanation.observed > w.explanation.observed:
-                continue
+            w: WarningRecord | None = latest.get(Fingerprint.of(c).key)
+            if w is not None and w.status in (Status.RESOLVED, Status.CLOSED):
+                if c.detector in RECOVERING:
+                    if c.explanation.window_start < w.explanation.window_end + hold:
+                        continue
+                elif not c.explanation.observed > w.explanation.observed:
+                    continue
             keep.append(c)
         return keep
 
@@ -643,7 +650,7 @@ class WarningsEngine:
         timings["spatial"] = time.perf_counter() - mark
         mark = time.perf_counter()
         candidates += self._rules(hour, now)
-        candidates = self._drop_resolved_rule_hits(candidates)
+        candidates = self._drop_judged(candidates)
         timings["rules"] = time.perf_counter() - mark
         mark = time.perf_counter()
         board = self.warnings.cycle(candidates, now, district_of=self.district_of,
@@ -669,14 +676,15 @@ class WarningsEngine:
             log.info("warnings sweep: removed %d warnings ended more than 90 days ago", removed)
 
     # ------------------------------------------------------------------ hazard descriptors
-    def raise_warning(self, descriptor: Any) -> WarningRecord:
+    def raise_warning(self, descriptor: Any) -> WarningRecord | None:
         """Create or update a warning from another engine's descriptor (a mapping, or an object with
         ``to_dict()`` such as :class:`metrics.hazards.sweep.WarningDescriptor`).
 
         Keys: ``fingerprint`` (tuple naming one warning; it becomes the fingerprint's subject), ``level``
         (blue … red), ``scope``, ``target``, ``stream``, ``category``, ``detector``, ``explanation``
         (text); ``raised_at`` (epoch s) is used when given. The lifecycle's dedup applies: the same
-        fingerprint updates the open warning and may raise its level.
+        fingerprint updates the open warning and may raise its level. Returns the warning, or None when
+        an active silence muted it.
         """
         d: Mapping[str, Any] = descriptor.to_dict() if hasattr(descriptor, "to_dict") else descriptor
         missing = [k for k in ("fingerprint", "level", "scope", "target", "stream", "category", "detector")
@@ -698,7 +706,8 @@ class WarningsEngine:
                          level=LEVEL_ORDER.index(d["level"]) + 1, at=at, explanation=expl, subject=subject)
         raised = self.warnings.raise_candidates([cand], max(now, at))
         if not raised:
-            raise WarningsError(f"warning {Fingerprint.of(cand).key} is silenced; nothing was raised")
+            log.info("warning %s is silenced; nothing was raised", Fingerprint.of(cand).key)
+            return None
         return raised[0]
 
 
