@@ -182,10 +182,13 @@ class _HourlyReader:
         self.streams = list(streams)
         self._cache: dict[int, tuple[float, pd.DataFrame]] = {}
 
-    def frame(self, bucket: int, now: float) -> pd.DataFrame:
+    def frame(self, bucket: int, now: float, max_age: float | None = None) -> pd.DataFrame:
+        """One bucket's counters; ``max_age`` (s) caps the age of a cached copy below the usual."""
         cached = self._cache.get(bucket)
         if cached is not None:
             every = next(every for below, every in REREAD_S if now - bucket < below)
+            if max_age is not None:
+                every = min(every, max_age)
             if every > 0 and now - cached[0] < every:
                 return cached[1]
         frame = self.store.window_frame("district", bucket, bucket + HOUR, streams=self.streams)
@@ -194,9 +197,10 @@ class _HourlyReader:
         self._cache[bucket] = (now, frame)
         return frame
 
-    def cube(self, buckets: Sequence[int], now: float, measure: str = "n") -> tuple[list[str], FloatArray]:
+    def cube(self, buckets: Sequence[int], now: float, measure: str = "n", max_age: float | None = None
+             ) -> tuple[list[str], FloatArray]:
         """(columns, counts ``(T, districts, columns)``) of the counters ending in ``.<measure>``."""
-        frames = [self.frame(b, now) for b in buckets]
+        frames = [self.frame(b, now, max_age) for b in buckets]
         suffix = f".{measure}"
         columns = sorted({c for f in frames for c in f.columns if c.endswith(suffix)})
         out = np.zeros((len(buckets), len(self.districts), len(columns)))
@@ -337,7 +341,8 @@ class WarningsEngine:
         cfg = self.config.model
         span_h = min(cfg.fit_weeks * 7 * 24, MAX_HISTORY_H)
         buckets = list(range(hour - span_h * HOUR, hour, HOUR))
-        columns, cube = self._reader.cube(buckets, now)
+        # a fit reads its history afresh (older history may have been written since: the demo's backfill)
+        columns, cube = self._reader.cube(buckets, now, max_age=HOUR)
         starts = np.asarray(buckets, dtype=float)
         series = build_series(columns, cube, self.districts, starts, self.streams)
         totals = cube.sum(axis=(1, 2))
