@@ -170,6 +170,18 @@
     return image;
   }
 
+  /* The hazard marker under the pointer (pixels in the plot area), the nearest within its radius. */
+  function hazardAt(hz, full, px, py) {
+    if (!hz || !hz.x.length) return null;
+    let best = null, bestD = Infinity;
+    for (let i = 0; i < hz.x.length; i++) {
+      const dx = full.xaxis.l2p(hz.x[i]) - px, dy = full.yaxis.l2p(hz.y[i]) - py;
+      const d = dx * dx + dy * dy, r = hz.size[i] / 2 + 3;
+      if (d <= r * r && d < bestD) { best = i; bestD = d; }
+    }
+    return best;
+  }
+
   /* Redraw the image after a zoom or pan, and show a cell's value under the pointer. */
   function attachView(gd, holder) {
     if (gd._rkView) return;
@@ -197,13 +209,21 @@
         if (!state || !drag || !full) return;
         const box = drag.getBoundingClientRect();
         const lon = full.xaxis.p2l(ev.clientX - box.left), lat = full.yaxis.p2l(ev.clientY - box.top);
+        const hb = holder.getBoundingClientRect();
+        const marker = hazardAt(state.payload.hazards, full, ev.clientX - box.left, ev.clientY - box.top);
+        if (marker !== null) {
+          tip.textContent = state.payload.hazards.text[marker];
+          tip.style.left = (ev.clientX - hb.left + 14) + "px";
+          tip.style.top = (ev.clientY - hb.top + 14) + "px";
+          tip.style.display = "block";
+          return;
+        }
         const id = ev.clientX >= box.left && ev.clientX <= box.right && ev.clientY >= box.top &&
           ev.clientY <= box.bottom ? cellAt(state.geo, state.payload.classes, lon, lat) : null;
         if (id === null) { tip.style.display = "none"; return; }
         const i = state.geo.index[id], c = state.payload.classes[i], v = state.payload.values[i];
         const label = c >= 0 && c < state.payload.labels.length ? state.payload.labels[c] : state.payload.no_data;
         tip.textContent = id + " · " + (v === null ? label : v + " (" + label + ")");
-        const hb = holder.getBoundingClientRect();
         tip.style.left = (ev.clientX - hb.left + 14) + "px";
         tip.style.top = (ev.clientY - hb.top + 14) + "px";
         tip.style.display = "block";
@@ -282,6 +302,21 @@
           }
           data.push({ type: "scatter", mode: "lines", x: sx, y: sy, hoverinfo: "skip", showlegend: false,
                       line: { color: "#ffffff", width: 3 }, name: selected });
+        }
+        const hz = payload.hazards;
+        if (hz) {
+          // legend entries (shape and colour per grade, and how overdue ones look), then the markers
+          hz.legend.forEach(function (g) {
+            data.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: g.name, hoverinfo: "skip",
+                        marker: { color: g.colour, symbol: g.symbol, size: 12, line: { color: "#0b1220", width: 1 } } });
+          });
+          data.push({ type: "scatter", mode: "markers", x: [null], y: [null], name: hz.legend_overdue,
+                      hoverinfo: "skip", marker: { color: "rgba(0,0,0,0)", symbol: "circle", size: hz.overdue_size,
+                                                   line: { color: hz.overdue_outline, width: 3 } } });
+          data.push({ type: "scatter", mode: "markers", x: hz.x, y: hz.y, text: hz.text, hoverinfo: "skip",
+                      showlegend: false, name: "hazards",
+                      marker: { color: hz.colour, symbol: hz.symbol, size: hz.size,
+                                line: { color: hz.line_colour, width: hz.line_width } } });
         }
         const figure = {
           data: data,

@@ -19,6 +19,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/rankings", "nav.rankings"),
     ("/grids", "nav.grids"),
     ("/warnings", "nav.warnings"),
+    ("/hazards", "nav.hazards"),
 )
 
 
@@ -117,6 +118,18 @@ def make_warning_badge(level: str | None, lang: Lang) -> html.Span:
     return html.Span(
         t(f"wlevel.{level}", lang),
         className=f"badge wbadge-{level}",
+        style={"background": fill, "color": theme.text_on(fill)},
+    )
+
+
+def make_hazard_badge(grade: str | None, lang: Lang) -> html.Span:
+    """A hazard grade A–D as a coloured badge with its letter and name (readable without the colour)."""
+    if grade not in theme.HAZARD_GRADE_COLOURS:
+        return html.Span("–", className="badge badge-none")
+    fill = theme.HAZARD_GRADE_COLOURS[grade]
+    return html.Span(
+        t(f"grade.{grade}", lang),
+        className=f"badge hbadge-{grade}",
         style={"background": fill, "color": theme.text_on(fill)},
     )
 

@@ -37,6 +37,22 @@ HAZARD_GRADE_COLOURS: Final[dict[str, str]] = {
     "C": WARNING_COLOURS["yellow"],
     "D": WARNING_COLOURS["blue"],
 }
+#: Hazard grades, most severe first.
+HAZARD_GRADES: Final[tuple[str, ...]] = ("A", "B", "C", "D")
+#: A marker shape per grade, so the grade reads without colour (and in greyscale print).
+HAZARD_GRADE_SYMBOLS: Final[dict[str, str]] = {
+    "A": "diamond",
+    "B": "triangle-up",
+    "C": "square",
+    "D": "circle",
+}
+#: Overdue hazards: a bigger marker with a thick light outline (not a colour change), on every grade.
+HAZARD_MARKER_SIZE: Final = 11
+HAZARD_OVERDUE_SIZE: Final = 17
+HAZARD_OVERDUE_OUTLINE: Final = OUTLINE
+HAZARD_OUTLINE: Final = BACKGROUND
+#: The wall's hazard card when an A hazard is overdue.
+HAZARD_ALARM: Final = WARNING_COLOURS["red"]
 
 #: One line colour per event stream (Okabe-Ito: distinguishable with every common colour-vision deficiency).
 STREAM_COLOURS: Final[dict[str, str]] = {

@@ -15,17 +15,20 @@ import openpyxl
 import pandas as pd
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboard import context, gridmap, theme
 from dashboard.app import create_app
 from dashboard.data import Dashboard
 from dashboard.views import grids as grids_view
+from dashboard.views import hazards as hazards_view
 from dashboard.views import rankings as rankings_view
 from dashboard.views import wall as wall_view
 from dashboard.views import warnings as warnings_view
 from kapok.settings import load_settings
 from metrics.store import MetricsStore
-from tests.browser.seed import PLACES, seed
+from tests.browser.seed import PLACES, hazard_records, ingest, seed
 
 NOW = time.time()
 
@@ -152,7 +155,8 @@ def test_wall_refresh_patches_values_only(store: MetricsStore, city) -> None:  #
     assert len(trend_ops) == 2 * 3 and all(
         len(op["params"]["value"]) == 49 for op in trend_ops
     )  # 48 h and the current hour
-    assert outputs[-3].startswith("数据更新于") and outputs[-2] == "fresh"
+    assert outputs[-6].startswith("数据更新于") and outputs[-5] == "fresh"
+    assert outputs[-3:] == ("0", "超期 A 0 · B 0｜未整改 A 0 · B 0", "counter hazard-counter")
 
 
 def test_grid_map_payload_sends_one_class_per_cell(store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
@@ -324,3 +328,165 @@ def test_geometry_route_is_cacheable_and_language_cookie_is_set(store: MetricsSt
     page = client.get("/rankings?lang=en")
     assert "rk_lang=en" in page.headers.get("Set-Cookie", "")
     context.set_data(Dashboard(store, city))
+
+
+# ------------------------------------------------------------------------------------------ hazards
+
+
+@pytest.fixture
+def hazard_store(store: MetricsStore, redis_url: str, key_prefix: str, city) -> MetricsStore:  # type: ignore[no-untyped-def]
+    """The seeded store with a hazard register written by the pipeline's ledger hook."""
+    settings = load_settings(redis_url=redis_url, key_prefix=key_prefix, auth="none")
+    assert ingest(settings, city, store, hazard_records(NOW)) == 7
+    return store
+
+
+def _district_of(city, place: int) -> str:  # type: ignore[no-untyped-def]
+    return str(city.grids.loc[_cells(city)[place], "district_code"])
+
+
+@pytest.mark.parametrize(
+    ("status", "grade", "ids"),
+    [
+        ("open", None, ["hz-b-district", "hz-a-late", "hz-b-late", "hz-a-fine", "hz-c-open"]),
+        (None, None, ["hz-b-district", "hz-a-late", "hz-b-late", "hz-a-fine", "hz-c-open"]),
+        ("nonsense", None, ["hz-b-district", "hz-a-late", "hz-b-late", "hz-a-fine", "hz-c-open"]),
+        ("overdue", None, ["hz-b-district", "hz-a-late", "hz-b-late"]),
+        ("overdue", "B", ["hz-b-district", "hz-b-late"]),
+        ("closed", None, ["hz-d-closed"]),
+        ("all", "A", ["hz-a-late", "hz-a-fine"]),
+        ("open", "D", []),
+    ],
+)
+def test_register_rows_filter_by_status_and_grade(
+    hazard_store: MetricsStore, city, status: str | None, grade: str | None, ids: list[str]  # type: ignore[no-untyped-def]
+) -> None:
+    rows = hazards_view.register_rows(Dashboard(hazard_store, city), status, grade, None, None)
+    assert [h["id"] for h in rows] == ids
+
+
+def test_register_rows_keep_to_the_users_districts(hazard_store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
+    data = Dashboard(hazard_store, city)
+    yuexiu = _district_of(city, 1)
+    assert yuexiu == "440104"
+    scoped = frozenset({yuexiu})
+    assert [h["id"] for h in hazards_view.register_rows(data, "all", None, None, scoped)] == [
+        "hz-b-district",
+        "hz-b-late",
+    ]
+    tianhe = _district_of(city, 0)
+    # a district outside the scope matches nothing, even when it has hazards
+    assert hazards_view.register_rows(data, "all", None, tianhe, scoped) == []
+    assert [h["id"] for h in hazards_view.register_rows(data, "all", None, tianhe, None)] == ["hz-a-late"]
+    assert hazards_view.scoped_districts(["440103", "440104", "440106"], scoped) == ["440104"]
+    assert hazards_view.scoped_districts(["440103", "440104"], None) == ["440103", "440104"]
+
+
+def test_hazard_table_shows_register_fields_as_text(hazard_store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
+    data = Dashboard(hazard_store, city)
+    rows = hazards_view.register_rows(data, "all", None, None, None)
+    names = {"440104": "Yuexiu"}
+    table = hazards_view.hazard_table(rows, names, "en")
+    body = table.children[-1].children
+    assert len(body) == 6
+    first = [_text(cell) for cell in body[0].children]
+    assert first[:5] == ["hz-b-district", "B serious", "flood-prone", "Yuexiu", "–"]
+    assert first[5] == "reported" and first[8] == "overdue 1 d 12 h" and first[9] == "street"
+    assert [_text(row.children[0]) for row in body][3] == "hz-d-closed"  # nearest deadline after the late
+    closed = [_text(cell) for cell in body[3].children]
+    assert closed[0] == "hz-d-closed" and closed[5] == "verified" and closed[8] == "on time"
+    late_row = body[1].children
+    assert late_row[4].children.href == f"/grids/{_cells(city)[0]}"  # the cell links to its drill-down
+    cut = hazards_view.hazard_table(rows, names, "zh", limit=2)
+    assert len(cut.children[-1].children) == 2
+    assert hazards_view.count_text(6, "en", limit=2) == "6 hazards; the table shows the first 2 (exports hold all)"
+    assert hazards_view.count_text(6, "zh") == "共 6 条"
+    assert "No hazards match" in _text(hazards_view.hazard_table([], names, "en"))
+
+
+def test_hazard_export_csv_and_excel(hazard_store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    data = Dashboard(hazard_store, city)
+    rows = hazards_view.register_rows(data, "overdue", None, None, None)
+    names = {"440104": "越秀区"}
+    sent = hazards_view.export_download(rows, names, excel=False, lang="zh", now=NOW)
+    assert sent["filename"].startswith("hazards-") and sent["filename"].endswith(".csv")
+    table = list(csv.DictReader(io.StringIO(base64.b64decode(sent["content"]).decode("utf-8-sig"))))
+    assert [r["编号"] for r in table] == ["hz-b-district", "hz-a-late", "hz-b-late"]
+    assert table[0]["区"] == "越秀区" and table[0]["超期"] == "超期" and table[0]["超期小时数"] == "36.0"
+    assert table[0]["整改期限"].endswith("+08:00")  # city time
+    sent = hazards_view.export_download(rows, names, excel=True, lang="en", now=NOW)
+    sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(sent["content"]))).active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["ID", "Grade", "Category"] and sheet.max_row == 4
+    assert sheet.cell(3, header.index("Hours overdue") + 1).value == 24.0
+    # an id a spreadsheet would run as a formula is exported inert
+    frame = hazards_view.export_frame([{"id": "=HYPERLINK(1)", "grade": "A"}], {}, "en")
+    assert frame.iloc[0]["ID"] == "'=HYPERLINK(1)"
+
+
+@pytest.mark.parametrize(
+    ("summary", "text", "alarm"),
+    [
+        ({"open": {"A": 0, "B": 0}, "overdue": {"A": 0, "B": 0}}, "0", False),
+        ({"open": {"A": 1, "B": 3, "C": 9}, "overdue": {"A": 0, "B": 2, "C": 9}}, "2", False),
+        ({"open": {"A": 2, "B": 2}, "overdue": {"A": 1, "B": 2}}, "3", True),
+        ({"open": {}, "overdue": {}}, "0", False),
+    ],
+)
+def test_wall_hazard_counter(summary: dict[str, dict[str, int]], text: str, alarm: bool) -> None:
+    counter = hazards_view.hazard_counter(summary, "en")
+    assert counter.text == text and counter.alarm is alarm
+    assert ("alarm" in counter.class_name.split()) is alarm
+    assert counter.detail.startswith("⚠ A-grade hazard overdue") is alarm
+
+
+@given(
+    st.fixed_dictionaries(
+        {g: st.integers(0, 10_000) for g in "ABCD"}
+    ),
+    st.fixed_dictionaries({g: st.integers(0, 10_000) for g in "ABCD"}),
+)
+def test_wall_hazard_counter_counts_overdue_a_and_b(opened: dict[str, int], overdue: dict[str, int]) -> None:
+    counter = hazards_view.hazard_counter({"open": opened, "overdue": overdue}, "zh")
+    assert counter.text == f"{overdue['A'] + overdue['B']:,}"
+    assert counter.alarm == (overdue["A"] > 0)
+    assert (counter.open_a, counter.open_b) == (opened["A"], opened["B"])
+
+
+def test_wall_hazard_card_from_the_register(hazard_store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
+    outputs = wall_view.refresh_outputs(Dashboard(hazard_store, city), "index", "en", NOW)
+    assert outputs[-3:] == (
+        "3",
+        "⚠ A-grade hazard overdue · overdue A 1 · B 2 | open A 2 · B 2",
+        "counter hazard-counter alarm",
+    )
+
+
+def test_grid_hazard_layer_marks_open_hazards_at_their_cells(hazard_store: MetricsStore, city) -> None:  # type: ignore[no-untyped-def]
+    data = Dashboard(hazard_store, city)
+    plain = grids_view.map_view(data, "events", "raw", "24h", None, 0, "en", NOW)
+    assert "hazards" not in plain.payload
+    view = grids_view.map_view(data, "events", "raw", "24h", None, 0, "en", NOW, hazards=True)
+    layer = view.payload["hazards"]
+    cells = _cells(city)
+    centres = city.grids.loc[cells[:4]]
+    # open hazards with a cell, most overdue first: hz-a-late, hz-b-late, hz-a-fine, hz-c-open
+    assert layer["x"] == centres["lon"].round(5).tolist() and layer["y"] == centres["lat"].round(5).tolist()
+    assert layer["colour"] == [theme.HAZARD_GRADE_COLOURS[g] for g in "ABAC"]
+    assert layer["symbol"] == ["diamond", "triangle-up", "diamond", "square"]
+    assert layer["size"] == [theme.HAZARD_OVERDUE_SIZE] * 2 + [theme.HAZARD_MARKER_SIZE] * 2
+    assert layer["line_width"] == [3, 3, 1, 1]
+    assert layer["text"][0].startswith("hz-a-late · A major · gas · ") and layer["text"][0].endswith("overdue 1 d 0 h")
+    assert layer["text"][3].endswith("on time")
+    assert [e["name"] for e in layer["legend"]] == ["A major", "B serious", "C moderate", "D minor"]
+    assert "The map shows 4 open hazards, 2 of them overdue. 1 have no cell" in _text(view.summary)
+    tianhe = _district_of(city, 0)
+    scoped = grids_view.map_view(
+        data, "events", "raw", "24h", None, 0, "zh", NOW, hazards=True, allowed=frozenset({tianhe})
+    )
+    assert len(scoped.payload["hazards"]["x"]) == 1 and "地图显示 1 条未整改隐患" in _text(scoped.summary)
+    cut = hazards_view.hazard_layer(data, None, None, "en", limit=1)
+    assert len(cut["x"]) == 1 and "only the 1 most overdue are drawn" in cut["summary"]
+    assert len(json.dumps(view.payload)) < 300_000

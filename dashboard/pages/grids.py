@@ -15,6 +15,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import context, figures, ids
+from dashboard.auth import allowed_districts
 from dashboard.components import (
     graph_config,
     make_dropdown,
@@ -24,6 +25,7 @@ from dashboard.components import (
 )
 from dashboard.i18n import lang_of, t
 from dashboard.views import grids as view
+from dashboard.views import hazards as hazards_view
 from dashboard.views.common import district_names
 
 dash.register_page(__name__, path="/grids", name="Grids", title="红棉 Red Kapok — 网格地图", order=2)
@@ -36,6 +38,7 @@ def layout(
     window: str | None = None,
     district: str | None = None,
     lang: str | None = None,
+    hazards: str | None = None,
     **_query: Any,
 ) -> html.Div:
     page_lang = request_lang(lang)
@@ -86,6 +89,16 @@ def layout(
                         inline=True,
                     ),
                 ],
+                className="control",
+            ),
+            html.Div(
+                dcc.Checklist(
+                    id=hazards_view.GRID_HAZARD_LAYER,
+                    options=[{"value": "on", "label": t("grids.hazard_layer", page_lang)}],
+                    value=["on"] if hazards in ("1", "on", "true") else [],
+                    className="radio",
+                    inline=True,
+                ),
                 className="control",
             ),
             make_dropdown(
@@ -191,7 +204,7 @@ def layout(
         ],
         className="grids",
     )
-    query = {"metric": metric, "scale": scale, "window": window, "district": district}
+    query = {"metric": metric, "scale": scale, "window": window, "district": district, "hazards": hazards}
     path = f"/grids/{grid_id}" if grid_id else "/grids"
     return make_shell(body, lang=page_lang, path=path, query=query, page_class="grids-page")
 
@@ -215,6 +228,7 @@ dash.register_page(
     Input(ids.GRID_DISTRICT, "value"),
     Input(ids.GRID_REPLAY, "value"),
     Input(ids.GRID_TICK, "n_intervals"),
+    Input(hazards_view.GRID_HAZARD_LAYER, "value"),
     State(ids.LANG, "data"),
 )
 def refresh_values(
@@ -224,9 +238,21 @@ def refresh_values(
     district: str | None,
     hours_ago: int | None,
     _tick: int | None,
+    layers: list[str] | None,
     lang: str | None,
 ) -> tuple[Any, Any]:
-    v = view.map_view(context.data(), metric, scale, window, district, hours_ago, lang_of(lang), time.time())
+    v = view.map_view(
+        context.data(),
+        metric,
+        scale,
+        window,
+        district,
+        hours_ago,
+        lang_of(lang),
+        time.time(),
+        hazards="on" in (layers or []),
+        allowed=allowed_districts(),
+    )
     return v.payload, v.summary
 
 

@@ -18,6 +18,7 @@ from dashboard import context, ids
 from dashboard.components import is_on, make_counter, make_legend, make_shell, request_lang, server_option
 from dashboard.data import ALL_STREAMS
 from dashboard.i18n import lang_of, t
+from dashboard.views import hazards as hazards_view
 from dashboard.views import wall as view
 
 dash.register_page(__name__, path="/", name="Wall", title="红棉 Red Kapok — 指挥大屏", order=0)
@@ -46,7 +47,10 @@ def layout(
     rotate_ms = _rotate_ms(rotate)
     refresh_ms = server_option("RK_REFRESH_MS", 5000)
     counters = html.Section(
-        [make_counter(c.stream, page_lang, value=c.text, change=c.change, trend=c.trend) for c in v.counters],
+        [
+            *(make_counter(c.stream, page_lang, value=c.text, change=c.change, trend=c.trend) for c in v.counters),
+            hazards_view.hazard_counter_card(v.hazards, page_lang),
+        ],
         className="counters",
         **{"aria-label": t("wall.past_hour", page_lang)},
     )
@@ -145,6 +149,9 @@ def layout(
     Output(ids.WALL_STALE, "children"),
     Output(ids.WALL_STALE, "className"),
     Output(ids.WALL_LAST_OK, "data"),
+    Output(hazards_view.WALL_HAZARD_VALUE, "children"),
+    Output(hazards_view.WALL_HAZARD_DETAIL, "children"),
+    Output(hazards_view.WALL_HAZARD_CARD, "className"),
     Input(ids.WALL_TICK, "n_intervals"),
     Input(ids.WALL_MODE, "data"),
     State(ids.LANG, "data"),

@@ -17,6 +17,7 @@ from dashboard.components import make_level_badge, make_notice, make_table
 from dashboard.data import ALL_STREAMS, Dashboard, parse_window
 from dashboard.gridmap import Metric
 from dashboard.i18n import Lang, category_label, fmt_int, fmt_num, fmt_time, label_or, t
+from dashboard.views.hazards import hazard_layer
 from geo.city import CityModel
 from metrics.index.config import load_config
 from streams.schemas import CATEGORIES
@@ -86,9 +87,13 @@ def map_view(
     hours_ago: int | None,
     lang: Lang,
     now: float,
+    *,
+    hazards: bool = False,
+    allowed: frozenset[str] | None = None,
 ) -> MapView:
     """Values and colour classes of every cell for the chosen metric, window and time (``hours_ago``
-    before ``now``), cells outside ``district`` hidden."""
+    before ``now``), cells outside ``district`` hidden; with ``hazards``, the open hazards of the
+    ``allowed`` districts (None: all) as markers (``payload["hazards"]``, see :func:`hazard_layer`)."""
     metric = Metric.parse(metric_key)
     scale = scale if scale in SCALES and metric.counts else "raw"
     label, seconds = parse_window(window if window in WINDOWS else "24h")
@@ -130,9 +135,12 @@ def map_view(
         digits=digits,
         lang=lang,
     )
-    return MapView(
-        payload, summary(metric, grids.index, shown, title, lang, no_index=not metric.counts and not index)
-    )
+    described = summary(metric, grids.index, shown, title, lang, no_index=not metric.counts and not index)
+    if hazards:
+        layer = hazard_layer(data, district, allowed, lang)
+        payload["hazards"] = layer
+        described = [*described, html.P(layer["summary"], className="hazard-summary", role="status")]
+    return MapView(payload, described)
 
 
 def summary(

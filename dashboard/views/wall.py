@@ -15,6 +15,7 @@ from dashboard.components import make_legend, make_warning_badge
 from dashboard.data import ALL_STREAMS, EVENT_STREAMS, Dashboard
 from dashboard.i18n import Lang, category_label, fmt_age, fmt_int, fmt_num, fmt_pct_change, fmt_time, t
 from dashboard.views.common import district_names, district_warning_levels, epoch_of, warning_order
+from dashboard.views.hazards import HazardCounter, hazard_counter
 from geo.city import CityModel
 
 WEEK_S = 7 * 86400
@@ -203,6 +204,7 @@ class WallView:
     trend: pd.DataFrame
     freshness: str
     stale: bool
+    hazards: HazardCounter
 
 
 def wall_view(data: Dashboard, mode: str, lang: Lang, now: float) -> WallView:
@@ -225,6 +227,7 @@ def wall_view(data: Dashboard, mode: str, lang: Lang, now: float) -> WallView:
         hourly_frame(data, now),
         freshness,
         stale,
+        hazard_counter(data.hazard_summary(None), lang),
     )
 
 
@@ -249,8 +252,9 @@ def trend_patch(frame: pd.DataFrame) -> Patch:
 
 def refresh_outputs(data: Dashboard, mode: str, lang: Lang, now: float) -> tuple[Any, ...]:
     """The wall refresh callback's outputs, in its output order: counter texts, changes and their classes;
-    the map patch, title and legend; warnings; ranking; the trend patch; freshness text and class; and
-    the time of this refresh (ms) for the client-side watchdog."""
+    the map patch, title and legend; warnings; ranking; the trend patch; freshness text and class; the
+    time of this refresh (ms) for the client-side watchdog; and the hazard card's value, detail and
+    class."""
     v = wall_view(data, mode, lang, now)
     return (
         *(c.text for c in v.counters),
@@ -265,4 +269,7 @@ def refresh_outputs(data: Dashboard, mode: str, lang: Lang, now: float) -> tuple
         v.freshness,
         "stale" if v.stale else "fresh",
         now * 1000,
+        v.hazards.text,
+        v.hazards.detail,
+        v.hazards.class_name,
     )

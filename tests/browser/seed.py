@@ -116,3 +116,31 @@ def ingest(
         ingestor.apply(prepared, 0, expected_offset="*", plan=plan)
         accepted += plan.accepted
     return accepted
+
+
+def hazard_records(now: float) -> list[tuple[str, str, dict]]:
+    """(stream, key, record) of a small hazard register: two overdue (A, B) and two on-time open hazards
+    in cells, an overdue B one known by its district only, and a D one verified (closed)."""
+    day = 86400.0
+
+    def report(hazard_id: str, place: int | None, grade: str, category: str, reported: float, due: float,
+               stage: str = "reported") -> tuple[str, str, dict]:
+        record: dict = {"id": hazard_id, "ts": _iso(reported), "category": category, "grade": grade,
+                        "stage": stage}
+        if place is None:
+            record["district"] = "440104"
+        else:
+            record["lon"], record["lat"] = PLACES[place][1], PLACES[place][2]
+        if stage in ("reported", "assessed"):
+            record["due"] = _iso(due)
+        return ("hazards", hazard_id, record)
+
+    return [
+        report("hz-a-late", 0, "A", "gas", now - 5 * day, now - day),
+        report("hz-b-late", 1, "B", "fire_safety", now - 4 * day, now - 2 * 3600),
+        report("hz-a-fine", 2, "A", "structural", now - day, now + 3 * day),
+        report("hz-c-open", 3, "C", "electrical", now - 2 * day, now + 5 * day),
+        report("hz-d-closed", 4, "D", "other", now - 3 * day, now + day),
+        report("hz-d-closed", 4, "D", "other", now - day, now + day, stage="verified"),
+        report("hz-b-district", None, "B", "flood_prone", now - 3 * day, now - 1.5 * day),
+    ]

@@ -17,7 +17,7 @@ import redis
 from dashboard.app import create_app
 from kapok.settings import PROJECT_ROOT, load_settings
 from metrics.store import MetricsStore
-from tests.browser.seed import PLACES, seed
+from tests.browser.seed import PLACES, hazard_records, ingest, seed
 from tests.browser.server import serving, wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -35,12 +35,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+#: Screenshots the documentation shows (rewritten by each run).
+DOC_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PAGES = {
     "wall": "/",
     "rankings": "/rankings",
     "district": "/rankings/440106",
     "grids": "/grids",
     "warnings": "/warnings",
+    "hazards": "/hazards",
     "wall-kiosk": "/?kiosk=1",
 }
 
@@ -51,7 +54,9 @@ def site(redis_url: str, city) -> Iterator[dict[str, Any]]:  # type: ignore[no-u
     settings = load_settings(redis_url=redis_url, key_prefix=prefix, auth="none", refresh_s=2.0)
     client = redis.Redis.from_url(redis_url)
     store = MetricsStore(client, prefix=prefix)
-    seed(settings, city, store, time.time())
+    now = time.time()
+    seed(settings, city, store, now)
+    ingest(settings, city, store, hazard_records(now))
     app = create_app(settings, store, city)
     with serving(app) as base:
         yield {"base": base, "city": city}
@@ -198,4 +203,45 @@ def test_grid_refresh_sends_values_not_geometry(watched: Watched) -> None:
     assert b"coordinates" not in body and len(body) < 300_000
     page.wait_for_timeout(500)
     assert len([u for u in watched.requests if "/geo/grid-" in u]) == 1
+    assert watched.errors == []
+
+
+def test_hazard_register_page_lists_filters_and_exports(watched: Watched) -> None:
+    page = watched.open("/hazards?lang=en")
+    wait_until(page, "document.querySelectorAll('#hazard-table tbody tr').length === 5")
+    assert page.inner_text("#hazard-table tbody tr:first-child td:first-child") == "hz-b-district"
+    assert page.inner_text("#hazard-count") == "5 hazards"
+    assert "Hazards" in page.inner_text("#rk-nav")
+    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOC_SHOTS / "hazards.png"))
+    page = watched.open("/hazards?status=overdue&lang=en")  # the query presets the filters
+    wait_until(page, "document.querySelectorAll('#hazard-table tbody tr').length === 3")
+    with page.expect_download() as download:
+        page.click("#hazard-csv")
+    body = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert download.value.suggested_filename.endswith(".csv")
+    assert body.splitlines()[0].startswith("ID,Grade,Category") and len(body.splitlines()) == 4
+    wait_until(page, "document.querySelector('#hazard-message').innerText.includes('Exported 3')")
+    assert watched.errors == []
+
+
+def test_grid_map_hazard_layer_draws_markers(watched: Watched) -> None:
+    page = watched.open("/grids?hazards=1&lang=en")
+    wait_until(page, "document.querySelector('#grid-map image') !== null")
+    count = wait_until(
+        page,
+        """(() => {
+        const gd = document.querySelector('#grid-map .js-plotly-plot');
+        const trace = gd && gd.data && gd.data.find(d => d.name === 'hazards');
+        return trace ? trace.x.length : 0;
+    })()""",
+    )
+    assert count == 4
+    assert "4 open hazards, 2 of them overdue" in page.inner_text("#grid-summary")
+    page.screenshot(path=str(SHOTS / "grids-hazards.png"))
+    page.click(f"#{'grid-hazard-layer'} input")  # the layer off again
+    wait_until(
+        page,
+        "!document.querySelector('#grid-map .js-plotly-plot').data.some(d => d.name === 'hazards')",
+    )
     assert watched.errors == []
