@@ -490,3 +490,60 @@ def test_grid_hazard_layer_marks_open_hazards_at_their_cells(hazard_store: Metri
     cut = hazards_view.hazard_layer(data, None, None, "en", limit=1)
     assert len(cut["x"]) == 1 and "only the 1 most overdue are drawn" in cut["summary"]
     assert len(json.dumps(view.payload)) < 300_000
+
+
+def _export_body(district: str | None) -> dict[str, Any]:
+    """The Dash request of a click on the hazard page's CSV button."""
+    return {
+        "output": "..hazard-download.data...hazard-message.children..",
+        "outputs": [
+            {"id": "hazard-download", "property": "data"},
+            {"id": "hazard-message", "property": "children"},
+        ],
+        "inputs": [
+            {"id": "hazard-csv", "property": "n_clicks", "value": 1},
+            {"id": "hazard-xlsx", "property": "n_clicks", "value": None},
+        ],
+        "changedPropIds": ["hazard-csv.n_clicks"],
+        "state": [
+            {"id": "hazard-status", "property": "value", "value": "all"},
+            {"id": "hazard-grade", "property": "value", "value": None},
+            {"id": "hazard-district", "property": "value", "value": district},
+            {"id": "rk-lang", "property": "data", "value": "en"},
+        ],
+    }
+
+
+def test_hazard_export_needs_the_export_right_keeps_to_scope_and_is_audited(
+    redis_url: str, key_prefix: str, city  # type: ignore[no-untyped-def]
+) -> None:
+    import base64
+
+    from tests.test_auth_access import PASSWORD, csrf_headers, make_site, session_client
+
+    site = make_site(redis_url, city, key_prefix)
+    assert ingest(site.settings, city, site.store, hazard_records(NOW)) == 7
+    site.users.add("wall-h", "wall", PASSWORD)
+    site.users.add("analyst-th-h", "analyst", PASSWORD, ["440106"])
+
+    def post(name: str, district: str | None) -> dict[str, Any]:
+        client = session_client(site, name)
+        client.get("/")
+        answer = client.post("/_dash-update-component", json=_export_body(district), headers=csrf_headers(client))
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return answer.json["response"]
+
+    denied = post("wall-h", None)
+    assert denied == {"hazard-message": {"children": "Your role may not export"}}
+    sent = post("analyst-th-h", None)
+    body = base64.b64decode(sent["hazard-download"]["data"]["content"]).decode("utf-8-sig")
+    assert [r["ID"] for r in csv.DictReader(io.StringIO(body))] == ["hz-a-late"]  # Tianhe's only
+    assert sent["hazard-message"]["children"] == "Exported 1 hazards (CSV)"
+    outside = post("analyst-th-h", "440104")
+    assert base64.b64decode(outside["hazard-download"]["data"]["content"]).decode("utf-8-sig").count("\n") == 1
+    exports = [e for e in site.app.server.config["RK_AUDIT"].entries() if e["event"] == "export.hazards"]
+    assert [(e["user"], e["rows"], e["district"]) for e in exports] == [
+        ("analyst-th-h", "1", ""),
+        ("analyst-th-h", "0", "440104"),
+    ]
+    context.set_data(Dashboard(MetricsStore(site.store.client, prefix=key_prefix), city))

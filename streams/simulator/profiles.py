@@ -63,14 +63,14 @@ CATEGORY_SHARES: Final[dict[str, dict[str, float]]] = {
     "surveillance": {
         "crowd_gathering": 0.06,
         "fight": 0.03,
-        "fire_smoke": 0.04,
+        "fire_smoke": 0.015,
         "intrusion": 0.07,
         "illegal_parking": 0.28,
         "street_vending": 0.16,
         "garbage_overflow": 0.14,
         "road_obstruction": 0.10,
         "waterlogging": 0.02,
-        "other": 0.10,
+        "other": 0.125,
     },
     "hotline": {
         "noise": 0.14,
@@ -311,18 +311,19 @@ SPATIAL_GAMMA: Final[dict[str, dict[str, float]]] = {
 """Stream -> category -> exponent on the within-district cell weight: >1 concentrates in the cores."""
 
 SEVERITY_PROBS: Final[dict[str, tuple[float, float, float, float]]] = {
-    "theft": (0.55, 0.35, 0.08, 0.02),
-    "robbery": (0.05, 0.25, 0.45, 0.25),
-    "assault": (0.15, 0.40, 0.30, 0.15),
-    "fight": (0.30, 0.45, 0.20, 0.05),
-    "traffic_accident": (0.45, 0.30, 0.17, 0.08),
-    "fire": (0.20, 0.35, 0.30, 0.15),
-    "public_disorder": (0.50, 0.35, 0.12, 0.03),
-    "dispute": (0.60, 0.30, 0.08, 0.02),
-    "fraud": (0.40, 0.40, 0.15, 0.05),
-    "other": (0.60, 0.30, 0.08, 0.02),
+    "theft": (0.57, 0.35, 0.079, 0.001),
+    "robbery": (0.10, 0.35, 0.53, 0.02),
+    "assault": (0.20, 0.45, 0.34, 0.01),
+    "fight": (0.35, 0.45, 0.198, 0.002),
+    "traffic_accident": (0.50, 0.32, 0.177, 0.003),
+    "fire": (0.30, 0.40, 0.285, 0.015),
+    "public_disorder": (0.53, 0.35, 0.118, 0.002),
+    "dispute": (0.62, 0.30, 0.0795, 0.0005),
+    "fraud": (0.45, 0.40, 0.149, 0.001),
+    "other": (0.62, 0.30, 0.079, 0.001),
 }
-"""Incident category -> probabilities of severity 1, 2, 3, 4."""
+"""Incident category -> probabilities of severity 1, 2, 3, 4. Severity 4 (the most serious: homicide, a
+major fire, mass casualties) is rare — a few a day city-wide, each one a red warning at once."""
 
 GRADE_PROBS: Final[dict[str, tuple[float, float, float, float]]] = {
     "gas": (0.08, 0.22, 0.40, 0.30),
