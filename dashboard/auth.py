@@ -211,10 +211,10 @@ def callback_components(body: Mapping[str, Any]) -> list[tuple[str, str | None]]
 
 def callback_capability(outputs: Sequence[str]) -> Capability:
     """What a Dash callback needs, by what it writes: anything on the grid page shows events; the
-    rankings download is an export; the page router is checked per page by the wrapped layouts."""
+    rankings and hazard-register downloads are exports; the page router is checked per page by the wrapped layouts."""
     if any(o.startswith("grid-") for o in outputs):
         return "view_events"
-    if "rank-download" in outputs:
+    if "rank-download" in outputs or "hazard-download" in outputs:
         return "export"
     return "view"
 

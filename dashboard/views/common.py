@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -67,3 +68,16 @@ def district_warning_levels(
         if theme.warning_rank(level) > theme.warning_rank(out.get(code)):
             out[code] = level
     return out
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese names right."""
+    return frame.to_csv(index=False).encode("utf-8-sig")
+
+
+def xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
+    """An Excel workbook of one sheet (names are cut to Excel's 31 characters)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()

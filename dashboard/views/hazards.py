@@ -3,7 +3,6 @@ the grid map's hazard layer. Every value from the register is shown as a plain s
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ from dashboard import theme
 from dashboard.components import make_hazard_badge, make_table
 from dashboard.data import Dashboard
 from dashboard.i18n import CITY_TZ, Lang, category_label, fmt_duration, fmt_int, fmt_time, t
-from dashboard.views.common import district_names, epoch_of
+from dashboard.views.common import csv_bytes, district_names, epoch_of, xlsx_bytes
 
 STATUSES = ("open", "overdue", "closed", "all")
 #: Rows the page's table shows (the export holds every matching hazard).
@@ -154,18 +153,6 @@ def export_frame(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], la
 def _inert(text: str) -> str:
     """A text a spreadsheet will not run as a formula (ids come from outside)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese names right."""
-    return frame.to_csv(index=False).encode("utf-8-sig")
-
-
-def xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
-    return buffer.getvalue()
 
 
 def export_download(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dashboard.i18n import (
     label_or,
     t,
 )
+from dashboard.views.common import csv_bytes, xlsx_bytes
 from dashboard.views.grids import indicator_labels
 from metrics.index.config import IndexConfig, load_config
 from metrics.index.whatif import what_if
@@ -146,18 +146,6 @@ def export_frame(rows: Sequence[RankingRow], lang: Lang) -> pd.DataFrame:
                 rec[f"{t(f'stream.{stream}', lang)} (24h)"] = r.counts[stream]
         records.append(rec)
     return pd.DataFrame.from_records(records)
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese names right."""
-    return frame.to_csv(index=False).encode("utf-8-sig")
-
-
-def xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
-    return buffer.getvalue()
 
 
 def export_download(data: Dashboard, *, excel: bool, lang: Lang, now: float) -> dict[str, Any]:
