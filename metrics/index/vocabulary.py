@@ -2,65 +2,11 @@
 
 from __future__ import annotations
 
-CATEGORIES: dict[str, frozenset[str]] = {
-    "incidents": frozenset(
-        {
-            "theft",
-            "robbery",
-            "assault",
-            "fight",
-            "traffic_accident",
-            "fire",
-            "public_disorder",
-            "dispute",
-            "fraud",
-            "other",
-        }
-    ),
-    "surveillance": frozenset(
-        {
-            "crowd_gathering",
-            "fight",
-            "fire_smoke",
-            "intrusion",
-            "illegal_parking",
-            "street_vending",
-            "garbage_overflow",
-            "road_obstruction",
-            "waterlogging",
-            "other",
-        }
-    ),
-    "hotline": frozenset(
-        {
-            "noise",
-            "sanitation",
-            "property_management",
-            "labor_dispute",
-            "neighbour_dispute",
-            "traffic",
-            "public_security",
-            "illegal_construction",
-            "environment",
-            "consultation",
-            "other",
-        }
-    ),
-    "hazards": frozenset(
-        {
-            "gas",
-            "fire_safety",
-            "structural",
-            "construction_site",
-            "hazardous_chemicals",
-            "flood_prone",
-            "electrical",
-            "road_traffic",
-            "crowd_venue",
-            "other",
-        }
-    ),
-}
+from streams.schemas import CATEGORIES as _STREAM_CATEGORIES
+
+# The stream vocabularies are the contract's (streams.schemas), so an index configuration can name only
+# categories that the consumers can count.
+CATEGORIES: dict[str, frozenset[str]] = dict(_STREAM_CATEGORIES)
 
 MEASURES: dict[str, frozenset[str]] = {
     "incidents": frozenset({"rec", "n", "sev", "s4", "disp_n", "disp_s", "arr_n", "arr_s", "closed_n"}),
