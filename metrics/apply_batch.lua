@@ -1,8 +1,8 @@
 -- Apply one partition batch atomically, only if the partition's stored offset is still the one the
 -- consumer read its state at. Generic: the domain rules live in metrics/ledger.py.
 --
--- KEYS[1] offset, KEYS[2] stats, KEYS[3] recent, KEYS[4] register hash, KEYS[5..] counter hashes, then
--- event-state hashes (in the payload's order).
+-- KEYS[1] offset, KEYS[2] stats, KEYS[3] recent, KEYS[4] register hash, KEYS[5] counter versions,
+-- KEYS[6..] counter hashes, then event-state keys (in the payload's order).
 -- ARGV[1] expected offset ("" = none stored; "*" = backfill: no check, offset left alone)
 -- ARGV[2] new offset, ARGV[3] applied_at, ARGV[4] recent_min_score, ARGV[5] recent_max
 -- ARGV[6] the payload, MessagePack (one C call to decode, instead of one argument per field):
@@ -16,19 +16,21 @@ if expected ~= '*' and (stored or '') ~= expected then
   return {0, stored or ''}
 end
 local p = cmsgpack.unpack(ARGV[6])
-local k = 5
+local k = 6
 for _, c in ipairs(p.counters) do
   local key = KEYS[k]; k = k + 1
   local f = c[2]
   for i = 1, #f, 2 do
     redis.call('HINCRBY', key, f[i], f[i + 1])
   end
-  redis.call('HINCRBY', key, '_v', 1)
+  -- Readers learn which buckets changed from one small hash instead of one read per bucket.
+  redis.call('HINCRBY', KEYS[5], key, 1)
   redis.call('EXPIREAT', key, c[1])
 end
 for _, s in ipairs(p.states) do
   redis.call('SET', KEYS[k], s, 'EX', p.state_ttl); k = k + 1
 end
+if #p.counters > 0 then redis.call('EXPIRE', KEYS[5], p.versions_ttl) end
 local r = p.register
 for i = 1, #r, 2 do
   redis.call('HSET', KEYS[4], r[i], r[i + 1])

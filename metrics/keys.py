@@ -88,6 +88,12 @@ class Keys:
         the bucket ends (plus slack)."""
         return f"{self.root}:{self.tag(stream, partition)}:c:{tier}:{scope}:{bucket}"
 
+    def counter_versions(self, stream: str, partition: int) -> str:
+        """HASH counter key -> its version (incremented by every batch that writes it): readers see which
+        buckets changed with one HMGET per partition. Fields of expired buckets stay until the hash itself
+        expires, 400 days after the partition's last write (a few thousand fields a year)."""
+        return f"{self.root}:{self.tag(stream, partition)}:versions"
+
     def event_state(self, stream: str, partition: int, event_id: str) -> str:
         """STRING (JSON object) of one event's lifecycle: ``s:<stage>`` -> event time (epoch s) of each
         accepted stage (the duplicate check), ``g`` grid, ``d`` district, ``c`` category, ``sla`` hours, and

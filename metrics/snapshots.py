@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import msgspec
-import numpy as np
 import pandas as pd
 import redis
 
@@ -30,23 +29,22 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
-def _plain(values: np.ndarray) -> list[Any]:
-    """Column values as JSON-ready Python values (NaN and NA -> None; numbers rounded to 4 decimals)."""
-    out = []
-    for v in values.tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(None)
-        elif isinstance(v, float):
-            out.append(round(v, 4))
-        else:
-            out.append(v)
-    return out
+def _plain(column: pd.Series) -> list[Any]:
+    """Column values as JSON-ready Python values (NaN and NA -> None; floats rounded to 4 decimals)."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        rounded = column.round(4)
+        return rounded.astype(object).where(rounded.notna(), None).tolist()
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_integer_dtype(column.dtype):
+        return column.tolist()
+    values = column.astype(object)
+    out = values.where(values.notna(), None).tolist()
+    return [round(v, 4) if isinstance(v, float) and not math.isnan(v) else v for v in out]
 
 
 def encode_frame(frame: pd.DataFrame, **meta: Any) -> bytes:
     """A frame as JSON ``{"index": [...], "columns": {name: [...]}, **meta}``."""
     body = {"index": [str(i) for i in frame.index], "columns": {
-        str(c): _plain(frame[c].to_numpy(dtype=object)) for c in frame.columns}}
+        str(c): _plain(frame[c]) for c in frame.columns}}
     body.update(meta)
     return _encoder.encode(body)
 
@@ -86,7 +84,7 @@ class SnapshotStore:
         ids_digest = hashlib.sha1("\n".join(map(str, history.index)).encode()).hexdigest()[:16]
         pipe.set(self.keys.index_ids(level, ids_digest), _encoder.encode([str(i) for i in history.index]))
         body = {"as_of": as_of_i, "version": version, "ids": ids_digest,
-                "columns": {c: _plain(history[c].to_numpy(dtype=object)) for c in columns}}
+                "columns": {c: _plain(history[c]) for c in columns}}
         raw = _encoder.encode(body)
         for tier, (step, keep) in HISTORY_TIERS.items():
             # Within a step, later runs overwrite: each stored point is the last run of its step.

@@ -23,7 +23,7 @@ from metrics.ledger import BatchPlan
 
 Level = Literal["grid", "district", "city"]
 #: Window sums kept for incremental updates (the index engine uses about a dozen distinct windows).
-_KEPT_WINDOWS = 32
+_KEPT_WINDOWS = 96
 
 
 @dataclass
@@ -140,7 +140,7 @@ class MetricsStore:
         k = self.keys
         keys: list[str] = [
             k.offset(stream, partition), k.stats(stream, partition), k.recent(stream, partition),
-            k.register(stream, partition),
+            k.register(stream, partition), k.counter_versions(stream, partition),
         ]
         grouped: dict[tuple[str, str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
         for tier_name, scope, buckets, fields, increments in plan.counter_parts:
@@ -169,6 +169,7 @@ class MetricsStore:
         payload = {
             "counters": counters,
             "state_ttl": self.state_ttl_s.get(stream, self.retention_s),
+            "versions_ttl": TIERS["1d"].retention_s,
             "states": states,
             # Strings, not bytes: Redis 6's cmsgpack does not read MessagePack's bin type.
             "register": [x for event_id, entry in plan.registers.items()
@@ -271,25 +272,42 @@ class MetricsStore:
             for stream, partition in parts
         ]
 
+    def _versions(self, hash_keys: Sequence[str]) -> list[bytes | None]:
+        """The version of each counter hash (None: the bucket holds nothing), one HMGET per partition."""
+        by_tag: dict[str, list[int]] = {}
+        for i, key in enumerate(hash_keys):
+            by_tag.setdefault(key[key.index("{"):key.index("}") + 1], []).append(i)
+        out: list[bytes | None] = [None] * len(hash_keys)
+        pipe = self.client.pipeline(transaction=False)
+        order = []
+        for tag, positions in by_tag.items():
+            stream, _, part = tag[1:-1].rpartition(".")
+            pipe.hmget(self.keys.counter_versions(stream, int(part)), [hash_keys[i] for i in positions])
+            order.append(positions)
+        for positions, reply in zip(order, pipe.execute(), strict=True):
+            for i, version in zip(positions, reply, strict=True):
+                out[i] = version
+        return out
+
     def _load(self, hash_keys: Sequence[str], *, known: Mapping[str, bytes] | None = None
               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Parsed contents of counter hashes, re-reading only hashes whose version moved. ``known`` gives
         versions just read (saves a round trip)."""
         if known is None:
-            pipe = self.client.pipeline(transaction=False)
-            for key in hash_keys:
-                pipe.hget(key, "_v")
-            versions = pipe.execute()
+            versions = self._versions(hash_keys)
         else:
             versions = [known.get(key) for key in hash_keys]
         stale = [key for key, v in zip(hash_keys, versions, strict=True)
                  if v is not None and (key not in self._parsed or self._parsed[key][0] != v)]
         if stale:
+            version_of = dict(zip(hash_keys, versions, strict=True))
             pipe = self.client.pipeline(transaction=False)
             for key in stale:
                 pipe.hgetall(key)
             for key, reply in zip(stale, pipe.execute(), strict=True):
-                version = reply.pop(b"_v", None)
+                # The version read before the contents: if a batch landed in between, the next read sees a
+                # newer version and parses again.
+                version = version_of[key]
                 entities, columns, values = [], [], []
                 stream = key.split("{", 1)[1].split(".", 1)[0]
                 for field, value in reply.items():
@@ -314,10 +332,7 @@ class MetricsStore:
         re-reads only the current hour rather than thirty days of cells."""
         source: Level = "district" if level == "city" else level
         keys = self._hash_keys(source, start, end, streams)
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "_v")
-        present = {key: v for key, v in zip(keys, pipe.execute(), strict=True) if v is not None}
+        present = {key: v for key, v in zip(keys, self._versions(keys), strict=True) if v is not None}
         family = (source, tuple(sorted(streams or STREAMS)))
         window = self._nearest_window(family, present)
         if window is None:
@@ -350,17 +365,24 @@ class MetricsStore:
         return _as_level(wide, level)
 
     def _nearest_window(self, family: tuple[Any, ...], present: Mapping[str, bytes]) -> _Window | None:
-        """The kept window of this family sharing the most buckets with ``present`` (at least half)."""
+        """The kept window of this family over the same buckets, else the one sharing the most buckets
+        with ``present`` (at least half)."""
         best, best_shared = None, 0
         for fam, window in self._windows:
             if fam != family:
                 continue
+            if window.versions.keys() == present.keys():
+                return window
             shared = sum(1 for key in present if key in window.versions)
             if shared > best_shared:
                 best, best_shared = window, shared
         return best if best is not None and 2 * best_shared >= len(present) else None
 
     def _remember(self, family: tuple[Any, ...], window: _Window, *, replacing: _Window | None) -> None:
+        """Keep a window sum; it replaces the one it was derived from only when both cover the same buckets
+        (an engine asks for the same span at several offsets: each keeps its own)."""
+        if replacing is not None and replacing.versions.keys() != window.versions.keys():
+            replacing = None
         self._windows = [(f, w) for f, w in self._windows if w is not replacing]
         self._windows.append((family, window))
         del self._windows[:-_KEPT_WINDOWS]
