@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from geo.city import CityModel
+from metrics.keys import TIERS
 from metrics.snapshots import SnapshotStore
 from metrics.store import MetricsStore
 from streams.schemas import FIRST_STAGE
@@ -191,8 +192,13 @@ class Dashboard:
         return max(last.values()) if last else None
 
     def stream_counts(self, start: float, end: float) -> dict[str, int]:
-        """City-wide events (first-stage records) per stream over ``[start, end)``, hazards included."""
-        frame = self.store.window_frame("city", start, end, streams=ALL_STREAMS)
+        """City-wide events (first-stage records) per stream over ``[start, end)``, hazards included.
+        Within the last 48 h from the 5-minute totals (a true sliding window, as the wall's counters
+        need), else from the hourly and daily counters."""
+        if time.time() - start <= TIERS["5m"].retention_s:
+            frame = self.store.series("district", start, end, "5m", streams=ALL_STREAMS)
+        else:
+            frame = self.store.window_frame("city", start, end, streams=ALL_STREAMS)
         events = _stream_events(frame)
         return {s: int(events[s].sum()) for s in ALL_STREAMS}
 
@@ -228,10 +234,11 @@ class Dashboard:
             raise BadRequest(str(exc)) from exc
 
     def hazards(self, status: str | None = "open", district: str | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
+                limit: int | None = None, now: float | None = None) -> list[dict[str, Any]]:
         """Hazards of the register (``id``, ``grade``, ``category``, ``district``, ``grid``, ``stage``,
-        ``due``, ``overdue``, ``escalation``), most overdue first. Raises BadRequest for a bad filter."""
-        return self.hazard_listing(status, district, limit)["hazards"]
+        ``due``, ``overdue``, ``escalation``), most overdue first, judged at ``now`` (default: the clock).
+        Raises BadRequest for a bad filter."""
+        return self.hazard_listing(status, district, limit, now=now)["hazards"]
 
     def _hazard_entries(self) -> list[bytes]:
         keys = [self.store.keys.hazard_register(p) for s, p in self.store.partitions() if s == "hazards"]
@@ -246,14 +253,15 @@ class Dashboard:
                              f"(known: {', '.join(self.city.districts.index)})")
 
     def hazard_listing(self, status: str | None, district: str | None,
-                       limit: int | None = None) -> dict[str, Any]:
+                       limit: int | None = None, *, now: float | None = None) -> dict[str, Any]:
         """``/api/v1/hazards``: the register judged at the current clock."""
         from metrics.hazards.errors import HazardQueryError
         from metrics.hazards.views import list_hazards
 
         self._check_district(district)
         try:
-            return list_hazards(self._hazard_entries(), time.time(), status or "open", district, limit=limit)
+            return list_hazards(self._hazard_entries(), time.time() if now is None else now, status or "open",
+                                district, limit=limit)
         except HazardQueryError as exc:
             raise BadRequest(str(exc)) from exc
 

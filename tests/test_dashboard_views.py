@@ -408,7 +408,7 @@ def test_hazard_export_csv_and_excel(hazard_store: MetricsStore, city) -> None: 
     import base64
 
     data = Dashboard(hazard_store, city)
-    rows = hazards_view.register_rows(data, "overdue", None, None, None)
+    rows = hazards_view.register_rows(data, "overdue", None, None, None, now=NOW)
     names = {"440104": "越秀区"}
     sent = hazards_view.export_download(rows, names, excel=False, lang="zh", now=NOW)
     assert sent["filename"].startswith("hazards-") and sent["filename"].endswith(".csv")

@@ -54,13 +54,14 @@ def register_rows(
     grade: str | None,
     district: str | None,
     allowed: frozenset[str] | None,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
     """The hazards matching the filters (status ``open`` by default), most overdue first, restricted to
     the ``allowed`` districts (None: every district). A district outside the scope matches nothing."""
     status = status if status in STATUSES else "open"
     if district and allowed is not None and district not in allowed:
         return []
-    rows = data.hazards(status, district or None)
+    rows = data.hazards(status, district or None, now=now)
     if grade in theme.HAZARD_GRADES:
         rows = [h for h in rows if h.get("grade") == grade]
     if allowed is not None:
