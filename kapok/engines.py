@@ -27,6 +27,9 @@ class Engine:
     name: str
     period_s: float
     run_once: Callable[[], object]
+    #: Whether it runs (slowly) while a backfill writes history. Detectors and the hazard sweep wait: on
+    #: half-written history they would warn about hazards whose rectification is not written yet.
+    during_backfill: bool = False
     next_at: float = 0.0
     last_seconds: float | None = None
 
@@ -66,7 +69,7 @@ def index_engine(settings: Settings, store: MetricsStore, city: CityModel,
         entity_attributes(city.districts, city.grids),
         extra_attributes=extra_attributes,  # type: ignore[arg-type]
     )
-    return Engine("index", settings.index_interval_s, engine.run_once)
+    return Engine("index", settings.index_interval_s, engine.run_once, during_backfill=True)
 
 
 def warnings_detector(settings: Settings, store: MetricsStore, city: CityModel):  # type: ignore[no-untyped-def]
@@ -107,6 +110,8 @@ def run_engines(settings: Settings, store: MetricsStore, city: CityModel, stop: 
         # leaving the cores to the backfill.
         slow = bool(store.client.exists(store.keys.backfill_running()))
         for engine in engines:
+            if slow and not engine.during_backfill:
+                continue
             if now < engine.next_at or (slow and now < engine.next_at + BACKFILL_PERIOD_S - engine.period_s):
                 continue
             started = time.perf_counter()
