@@ -17,7 +17,6 @@ from geo.city import CityModel
 from metrics.keys import TIERS
 from metrics.snapshots import SnapshotStore
 from metrics.store import MetricsStore
-from streams.schemas import FIRST_STAGE
 
 EVENT_STREAMS = ("incidents", "surveillance", "hotline")
 _WINDOW = re.compile(r"^(\d{1,4})(m|h|d)$")
@@ -100,9 +99,7 @@ class Dashboard:
 
     def grids(self, window: str | None, district: str | None) -> dict[str, Any]:
         label, seconds = parse_window(window)
-        if district is not None and district not in self.city.districts.index:
-            raise BadRequest(f"district {district!r} is not a district code of this city "
-                             f"(known: {', '.join(self.city.districts.index)})")
+        self._check_district(district)
         now = time.time()
         counts = self.window_counts("grid", seconds, now)
         cells = self.city.grids if district is None else self.city.grids[self.city.grids.district_code == district]
@@ -317,4 +314,4 @@ def _index_fields(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["FIRST_STAGE", "BadRequest", "Dashboard", "iso", "parse_window"]
+__all__ = ["BadRequest", "Dashboard", "iso", "parse_window"]

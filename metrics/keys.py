@@ -152,10 +152,6 @@ class Keys:
         reads). No TTL."""
         return f"{self.root}:{{index}}:latest"
 
-    def index_state(self) -> str:
-        """HASH entity -> JSON of engine state carried between runs (levels for hysteresis). No TTL."""
-        return f"{self.root}:{{index}}:state"
-
     def warnings(self) -> str:
         """HASH warning id -> warning JSON (current state and its transitions; see
         :mod:`metrics.warnings.store`). Warnings no longer open are removed by the engine's daily sweep
