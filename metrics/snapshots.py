@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import msgspec
+import numpy as np
 import pandas as pd
 import redis
 
@@ -30,10 +31,12 @@ _decoder = msgspec.json.Decoder()
 
 
 def _plain(column: pd.Series) -> list[Any]:
-    """Column values as JSON-ready Python values (NaN and NA -> None; floats rounded to 4 decimals)."""
+    """Column values as JSON-ready Python values (NaN and NA -> None; floats rounded to 4 decimals).
+
+    Float columns stay floats: msgspec writes NaN (and infinities) as ``null``, so a grid snapshot of
+    ten thousand cells is not turned into Python objects value by value."""
     if pd.api.types.is_float_dtype(column.dtype):
-        rounded = column.round(4)
-        return rounded.astype(object).where(rounded.notna(), None).tolist()
+        return column.to_numpy(dtype=float, na_value=np.nan).round(4).tolist()
     if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_integer_dtype(column.dtype):
         return column.tolist()
     values = column.astype(object)

@@ -10,6 +10,7 @@ import pytest
 
 from metrics.warnings.config import load_config
 from metrics.warnings.detect import (
+    TEMPORAL_DETECTORS,
     SeriesKey,
     ears_detect,
     spatial_candidates,
@@ -26,8 +27,11 @@ T0 = 1_750_000_000.0 - (1_750_000_000.0 % 3600)
 
 def test_shipped_config_is_complete() -> None:
     assert [lv.name for lv in CONFIG.levels] == ["blue", "yellow", "orange", "red"]
-    assert set(CONFIG.calibration) == {"spike", "cusum", "ewma"}
-    assert CONFIG.combined_factor >= 1.0
+    assert set(CONFIG.calibration) == set(TEMPORAL_DETECTORS)
+    assert set(CONFIG.detectors.budget) == set(TEMPORAL_DETECTORS)
+    assert sum(CONFIG.detectors.budget.values()) == pytest.approx(1.0)
+    # the detectors overlap, so the OR of their shares warns less often than the shares add up to
+    assert 0.3 <= CONFIG.combined_factor <= 1.0
     assert {r.name for r in CONFIG.rules} >= {"severity4_incident", "verified_fire_smoke"}
 
 
@@ -41,6 +45,44 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
     )
     with pytest.raises(WarningsConfigError, match=r"levels\.yellow"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("budget", "match"),
+    [
+        ("spike = 0.5\ncusum = 0.5\newma = 0.0\nwindow = 0.0\n", "positive"),
+        ("spike = 0.3\ncusum = 0.3\newma = 0.3\nwindow = 0.3\n", "sum to 1"),
+        ("spike = 0.5\ncusum = 0.5\n", "window"),
+    ],
+)
+def test_budget_shares_are_checked(tmp_path: Path, budget: str, match: str) -> None:
+    text = (Path(__file__).parents[1] / "metrics/warnings/default.toml").read_text(encoding="utf-8")
+    start = text.index("[detectors.budget]")
+    end = text.index("[spatial]")
+    bad = tmp_path / "w.toml"
+    bad.write_text(text[:start] + "[detectors.budget]\n" + budget + "\n" + text[end:], encoding="utf-8")
+    with pytest.raises(WarningsConfigError, match=match):
+        load_config(bad)
+
+
+def test_a_day_long_rise_is_explained_over_its_24_hour_window() -> None:
+    # +25 % for a day at 20 an hour: 120 extra events, about 4.7 SD of the day's count (sqrt(480 + 0.01
+    # · 24 · 400) ≈ 22.1) but only ≈ 1.0 SD in any hour
+    rng = np.random.default_rng(17)
+    expected = np.full((1, 168), 20.0)
+    counts = rng.poisson(expected).astype(float)
+    counts[0, -24:] = rng.poisson(25.0, 24)
+    result = temporal_detect(counts, expected, np.full(1, 0.01), CONFIG)
+    assert result.stat["window"][0, -1] > 3.5
+    keys = [SeriesKey("city", "city", "hotline", "*")]
+    cands = temporal_candidates(keys, result, T0 + np.arange(168) * 3600.0, 3600.0, T0 + 168 * 3600.0)
+    assert len(cands) == 1 and cands[0].detector == "window"
+    e = cands[0].explanation
+    assert e.window_end - e.window_start == 24 * 3600.0
+    assert e.expected == pytest.approx(480.0)
+    assert e.observed == counts[0, -24:].sum()
+    assert "over 24 h" in e.text()
+    assert e.p_value < 1e-3
 
 
 def _series(rng: np.random.Generator, s: int, t: int, mu: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Known answers for CUSUM, EWMA and EARS C1–C3."""
+"""Known answers for CUSUM, EWMA, EARS C1–C3 and the windowed NB test."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics.warnings.errors import WarningsError
-from metrics.warnings.temporal import cusum, ears, ewma, ewma_span, rolling_sum
+from metrics.warnings.nbmodel import nb_score
+from metrics.warnings.temporal import (
+    cusum,
+    ears,
+    ewma,
+    ewma_span,
+    rolling_sum,
+    trailing_sum,
+    window_score,
+)
 
 
 def test_cusum_hand_worked() -> None:
@@ -108,3 +117,55 @@ def test_rolling_sum() -> None:
 def test_ears_rejects_unknown_method() -> None:
     with pytest.raises(WarningsError, match="C1, C2 or C3"):
         ears(np.zeros(10), "C4")  # type: ignore[arg-type]
+
+
+def test_trailing_sum_shortens_only_at_the_start() -> None:
+    assert trailing_sum(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert trailing_sum(np.array([[1.0, np.nan, 3.0]]), 5).tolist() == [[1.0, 1.0, 4.0]]
+
+
+def test_window_score_poisson_hand_worked() -> None:
+    # totals of the last 3 buckets: 0 of 1, 2 of 2, 6 of 3, 7 of 3 expected (Poisson);
+    # score = -Φ⁻¹(P(Y > y) + P(Y = y)/2), e.g. y=0, M=1: -Φ⁻¹(e^-1/2 + (1 - e^-1)) = -0.90045
+    got = window_score(np.array([0.0, 2.0, 4.0, 1.0]), np.ones(4), np.zeros(4), 3)
+    assert got == pytest.approx([-0.9004526, 0.1038130, 1.5656675, 2.0008084], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected", "alpha", "score"),
+    [
+        # total 20 vs 12; window alpha 0.1 (4 + 16 + 36) / 12² = 0.038889; scipy.stats.nbinom mid-p
+        ((5.0, 7.0, 8.0), (2.0, 4.0, 6.0), 0.1, 1.7514472),
+        # Poisson total 9 vs 3: P(Y > 9) + P(Y = 9)/2 = 0.0011025 + 0.0027005/2
+        ((3.0, 3.0, 3.0), (1.0, 1.0, 1.0), 0.0, 2.8131759),
+    ],
+)
+def test_window_score_known_answers(
+    counts: tuple[float, ...], expected: tuple[float, ...], alpha: float, score: float
+) -> None:
+    got = window_score(np.array([counts]), np.array([expected]), np.array([[alpha]]), len(counts))
+    assert got[0, -1] == pytest.approx(score, abs=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=30),
+    st.floats(0.2, 30.0),
+    st.floats(0.0, 0.5),
+    st.integers(1, 30),
+)
+def test_window_score_one_bucket_is_the_spike_score_and_grows_with_counts(
+    counts: list[int], mu: float, alpha: float, width: int
+) -> None:
+    y = np.array(counts, dtype=float)
+    m = np.full(y.size, mu)
+    a = np.full(y.size, alpha)
+    assert window_score(y, m, a, 1) == pytest.approx(nb_score(y, m, a), abs=1e-9)
+    more = y.copy()
+    more[-1] += 1
+    assert window_score(more, m, a, width)[-1] > window_score(y, m, a, width)[-1]
+
+
+def test_window_score_rejects_an_empty_window() -> None:
+    with pytest.raises(WarningsError, match="width"):
+        window_score(np.ones(3), np.ones(3), np.zeros(3), 0)

@@ -16,8 +16,9 @@ Snapshot columns (one row per entity, index = grid_id / district_code / "city"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,32 @@ class IndexResult:
 def _scored(config: IndexConfig, level: str, data: CityData) -> tuple[RawLevel, ScoredLevel]:
     raw = raw_values(config, level, data)
     return raw, score_level(config, raw.values)
+
+
+@dataclass
+class _Memo:
+    frames: tuple[pd.DataFrame, ...]
+    attributes: pd.DataFrame
+    scored: ScoredLevel
+
+
+def _scored_previous(config: IndexConfig, level: str, data: CityData, tag: str,
+                     memo: MutableMapping[tuple[str, str], Any] | None) -> ScoredLevel:
+    """The previous period's scores, reused while its frames are the very same objects (a store keeps
+    a window's frame until one of its buckets changes) and its attributes are equal: the day-before
+    and week-before windows move once an hour, but the engine runs every minute."""
+    if memo is None:
+        return _scored(config, level, data)[1]
+    level_data = data.level(level)
+    frames = tuple(level_data.frames[name] for name in sorted(level_data.frames))
+    hit = memo.get((tag, level))
+    if (hit is not None and len(hit.frames) == len(frames)
+            and all(a is b for a, b in zip(hit.frames, frames, strict=True))
+            and hit.attributes.equals(level_data.attributes)):
+        return hit.scored
+    scored = _scored(config, level, data)[1]
+    memo[(tag, level)] = _Memo(frames, level_data.attributes, scored)
+    return scored
 
 
 def _align(prev: ScoredLevel, cur: ScoredLevel, config: IndexConfig) -> ScoredLevel:
@@ -126,6 +153,7 @@ def compute_index(
     previous_week: CityData | None = None,
     previous_levels: Mapping[str, pd.Series] | None = None,
     monte_carlo: bool = True,
+    previous_memo: MutableMapping[tuple[str, str], Any] | None = None,
 ) -> IndexResult:
     """Snapshots of every level for the moment ``current`` reflects.
 
@@ -136,6 +164,8 @@ def compute_index(
             their explanation); None leaves those columns NaN.
         previous_levels: level -> Series of the last run's letters by entity, for hysteresis.
         monte_carlo: add the districts' 5th-95th percentile rank interval.
+        previous_memo: a dict kept by the caller between runs: the previous periods' scores are reused
+            while their frames are unchanged (the same objects).
     """
     snapshots: dict[str, pd.DataFrame] = {}
     weights: dict[str, dict[str, float]] = {}
@@ -145,7 +175,8 @@ def compute_index(
         skipped.update(raw.skipped)
         previous: dict[str, ScoredLevel | None] = {}
         for tag, data in (("1d", previous_day), ("7d", previous_week)):
-            previous[tag] = _scored(config, level, data)[1] if data is not None else None
+            previous[tag] = (_scored_previous(config, level, data, tag, previous_memo)
+                             if data is not None else None)
         prev_letters = (previous_levels or {}).get(level)
         snap = _level_snapshot(
             config, level, raw, cur, previous, prev_letters, current.level(level).attributes

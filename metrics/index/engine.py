@@ -4,6 +4,7 @@ The engine talks to two small interfaces, so the store can change underneath:
 
 - ``reader.window_frame(level, start, end) -> DataFrame`` (``metrics.store.MetricsStore``): counters
   summed over the buckets covering [start, end), indexed by entity id, one float column per counter;
+  if the reader also has ``read_session()`` (a context manager), a run reads all its windows inside one;
 - ``writer.write_snapshot(level, snapshot, as_of, version) -> None``: stores one level's snapshot
   (see ``metrics.index.compute`` for its columns) for the moment ``as_of`` (epoch s, UTC) under the
   index ``version``; the store keeps history at its own retention tiers. If the writer also has
@@ -18,6 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Protocol
 
 import pandas as pd
@@ -84,6 +86,9 @@ class IndexEngine:
         self.monte_carlo = monte_carlo
         self.clock = clock
         self._levels: dict[str, pd.Series] | None = None
+        # Between runs: the previous periods' scores and the baselines, reused while their inputs hold.
+        self._previous_memo: dict[tuple[str, str], object] = {}
+        self._baseline_memo: dict[str, tuple[tuple[pd.DataFrame, ...], pd.DataFrame]] = {}
         weeks = [i.baseline_weeks for i in config.indicators if i.kind == "surge"]
         self.baseline_weeks = max(weeks) if weeks else 0
         self.windows = sorted(config.windows_used(), key=WINDOWS.__getitem__)
@@ -95,13 +100,17 @@ class IndexEngine:
 
     def _baseline(self, level: str, hour_end: float) -> pd.DataFrame:
         """Mean over the previous weeks of the clock hour [hour_end - 1 h, hour_end) of the same weekday."""
-        total: pd.DataFrame | None = None
-        for week in range(1, self.baseline_weeks + 1):
-            end = hour_end - week * WEEK_S
-            frame = self._window(level, end - HOUR_S, end)
-            total = frame if total is None else total.add(frame, fill_value=0.0)
-        assert total is not None
-        return total / self.baseline_weeks
+        frames = tuple(self._window(level, end - HOUR_S, end)
+                       for end in (hour_end - week * WEEK_S for week in range(1, self.baseline_weeks + 1)))
+        kept = self._baseline_memo.get(level)
+        if kept is not None and all(a is b for a, b in zip(kept[0], frames, strict=True)):
+            return kept[1]  # the same unchanged windows: the same frame (callers memoise on identity)
+        total = frames[0]
+        for frame in frames[1:]:
+            total = total.add(frame, fill_value=0.0)
+        baseline = total / self.baseline_weeks
+        self._baseline_memo[level] = (frames, baseline)
+        return baseline
 
     def city_data(self, as_of: float, attributes: Mapping[str, pd.DataFrame] | None = None) -> CityData:
         """Every frame the configuration needs, for the windows ending at ``as_of``."""
@@ -154,9 +163,12 @@ class IndexEngine:
         now = self.clock() if now is None else now
         as_of = math.floor(now / BUCKET_S) * BUCKET_S
         attrs = self._attributes(as_of)
-        current = self.city_data(as_of, attrs)
-        previous_day = self.city_data(as_of - 86_400, attrs) if self.changes else None
-        previous_week = self.city_data(as_of - WEEK_S, attrs) if self.changes else None
+        # One view of the store for the run's few dozen overlapping windows (if the reader offers it).
+        session = getattr(self.reader, "read_session", None)
+        with session() if session is not None else nullcontext():
+            current = self.city_data(as_of, attrs)
+            previous_day = self.city_data(as_of - 86_400, attrs) if self.changes else None
+            previous_week = self.city_data(as_of - WEEK_S, attrs) if self.changes else None
         result = compute_index(
             self.config,
             current,
@@ -164,6 +176,7 @@ class IndexEngine:
             previous_week=previous_week,
             previous_levels=self._previous_levels(),
             monte_carlo=self.monte_carlo,
+            previous_memo=self._previous_memo,
         )
         for level in LEVELS:
             self.writer.write_snapshot(level, result.snapshots[level], as_of, self.config.version)

@@ -44,6 +44,24 @@ class DetectorConfig:
     cusum_k: float = 0.35
     ewma_lambda: float = 0.05
     ears_min_sd: float = 0.5
+    nb_window_hours: int = 24  # the windowed NB test sums this many trailing hourly buckets
+    #: share of the alert budget (chance warnings) each detector of the OR-ed set may spend; sums to 1
+    budget: dict[str, float] = field(
+        default_factory=lambda: {"spike": 0.2, "cusum": 0.25, "ewma": 0.15, "window": 0.4}
+    )
+
+    def __post_init__(self) -> None:
+        if self.nb_window_hours < 1:
+            raise WarningsConfigError(f"[detectors] nb_window_hours must be >= 1, got {self.nb_window_hours}")
+        known = {"spike", "cusum", "ewma", "window"}
+        if set(self.budget) != known:
+            raise WarningsConfigError(
+                f"[detectors.budget] needs a share for each of {sorted(known)}, got {sorted(self.budget)}"
+            )
+        if any(v <= 0 for v in self.budget.values()) or abs(sum(self.budget.values()) - 1.0) > 1e-6:
+            raise WarningsConfigError(
+                f"[detectors.budget] shares must be positive and sum to 1, got {self.budget}"
+            )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ the expected counts of the fitted model (for the unfinished bucket already multi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,12 +22,20 @@ from metrics.warnings.errors import WarningsError
 from metrics.warnings.levels import LEVEL_NAMES, hysteresis, raw_level
 from metrics.warnings.nbmodel import MAX_MOMENT_ALPHA, nb_score, nb_sf_ge, score_moments
 from metrics.warnings.spatial import getis_ord_gi_star, gi_star_model, hot_cells, upper_p
-from metrics.warnings.temporal import cusum, ears, ears_baseline, ewma, ewma_span, rolling_sum
+from metrics.warnings.temporal import (
+    cusum,
+    ears,
+    ears_baseline,
+    ewma,
+    ewma_span,
+    rolling_sum,
+    window_score,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-TEMPORAL_DETECTORS = ("spike", "cusum", "ewma")
+TEMPORAL_DETECTORS = ("spike", "cusum", "ewma", "window")
 FALLBACK_DETECTORS = ("ears_c2", "ears_c3")
 
 
@@ -74,9 +82,10 @@ class Explanation:
     def text(self) -> str:
         if self.summary:
             return self.summary
+        hours = (self.window_end - self.window_start) / 3600.0
         return (
             f"{self.detector}: {self.observed:.0f} observed vs {self.expected:.1f} expected "
-            f"(x{self.relative_risk:.2f}) in {self.area}; p={self.p_value:.2g}, "
+            f"over {hours:.3g} h (x{self.relative_risk:.2f}) in {self.area}; p={self.p_value:.2g}, "
             f"about once in {self.recurrence_days:,.0f} series-days by chance"
         )
 
@@ -136,7 +145,17 @@ def _combine(
     detectors: tuple[str, ...],
     config: WarningsConfig,
     extra: dict[str, FloatArray],
+    *,
+    shares: Mapping[str, float],
+    factor: float = 1.0,
 ) -> TemporalResult:
+    """Levels of several detectors OR-ed within one alert budget.
+
+    Each detector's recurrence interval is multiplied by its share of the budget (``shares``, summing
+    to 1: the detector then warns at ``share / R`` per series-day where the set warns at ``1 / R``) and
+    divided by ``factor``, the measured ratio of the OR's chance rate to that sum (below 1 when the
+    detectors overlap).
+    """
     ri: dict[str, FloatArray] = {}
     levels = []
     for name in detectors:
@@ -145,7 +164,7 @@ def _combine(
             raise WarningsError(
                 f"no calibration curve for detector {name!r}; run benchmarks/warnings.py --calibrate"
             )
-        ri[name] = curve.recurrence_days(result_stat[name]) / config.combined_factor
+        ri[name] = curve.recurrence_days(result_stat[name]) * shares[name] / factor
         rr = np.where(expected[name] > 0, observed[name] / np.maximum(expected[name], 1e-12), np.inf)
         levels.append(raw_level(ri[name], observed[name] - expected[name], rr, config.levels))
     stacked = np.stack(levels)
@@ -167,32 +186,66 @@ def _combine(
     )
 
 
+def temporal_stats(
+    counts: FloatArray, expected: FloatArray, alpha: FloatArray, config: WarningsConfig
+) -> tuple[dict[str, FloatArray], dict[str, IntArray], FloatArray]:
+    """Each temporal detector's statistic and explanation window ``(S, T)``, and the hourly scores.
+
+    - ``spike``: the bucket's standardised score (NB tail test of one bucket);
+    - ``cusum``, ``ewma``: on the hourly scores;
+    - ``window``: the NB tail test of the last ``nb_window_hours`` buckets' total against its expected
+      total (:func:`metrics.warnings.temporal.window_score`), the detector matched to outbreaks of a day
+      or two.
+    """
+    y = np.asarray(counts, dtype=float)
+    mu = np.asarray(expected, dtype=float)
+    if y.shape != mu.shape:
+        raise WarningsError(f"temporal_detect: counts {y.shape} and expected {mu.shape} differ")
+    a = np.broadcast_to(np.asarray(alpha, dtype=float)[:, None], y.shape)
+    z = nb_score(y, mu, a)
+    det = config.detectors
+    cs, run = cusum(z, det.cusum_k)
+    ew = ewma(z, det.ewma_lambda)
+    windows = {
+        "spike": np.ones(y.shape, dtype=np.int64),
+        "cusum": np.maximum(run, 1),
+        "ewma": np.full(y.shape, ewma_span(det.ewma_lambda), dtype=np.int64),
+        "window": np.full(y.shape, det.nb_window_hours, dtype=np.int64),
+    }
+    stat = {"spike": z, "cusum": cs, "ewma": ew, "window": window_score(y, mu, a, det.nb_window_hours)}
+    return stat, windows, z
+
+
 def temporal_detect(
     counts: FloatArray, expected: FloatArray, alpha: FloatArray, config: WarningsConfig
 ) -> TemporalResult:
-    """Spike (NB tail), CUSUM and EWMA on the standardised scores of ``counts`` ``(S, T)``.
+    """Spike (NB tail), CUSUM, EWMA and the windowed NB test on ``counts`` ``(S, T)``, OR-ed within the
+    alert budget.
 
     ``expected`` is the model's expected count per bucket (scaled for an unfinished last bucket) and
     ``alpha`` the NB2 dispersion per series.
     """
     y = np.asarray(counts, dtype=float)
     mu = np.asarray(expected, dtype=float)
-    a = np.broadcast_to(np.asarray(alpha, dtype=float)[:, None], y.shape)
-    if y.shape != mu.shape:
-        raise WarningsError(f"temporal_detect: counts {y.shape} and expected {mu.shape} differ")
-    z = nb_score(y, mu, a)
-    cs, run = cusum(z, config.detectors.cusum_k)
-    ew = ewma(z, config.detectors.ewma_lambda)
-    span = ewma_span(config.detectors.ewma_lambda)
-    windows = {
-        "spike": np.ones(y.shape, dtype=np.int64),
-        "cusum": np.maximum(run, 1),
-        "ewma": np.full(y.shape, span, dtype=np.int64),
-    }
+    stat, windows, z = temporal_stats(y, mu, alpha, config)
+    a = np.asarray(alpha, dtype=float)[:, None]
     observed = {k: _window_sums(y, w) for k, w in windows.items()}
     exp_w = {k: _window_sums(mu, w) for k, w in windows.items()}
-    stat = {"spike": z, "cusum": cs, "ewma": ew}
-    return _combine(stat, observed, exp_w, windows, TEMPORAL_DETECTORS, config, {"z": z})
+    # each window's own NB2 dispersion, for the explanation's p-value
+    extra = {"z": z} | {
+        f"alpha_{k}": _window_sums(a * mu**2, w) / np.maximum(exp_w[k], 1e-300) ** 2 for k, w in windows.items()
+    }
+    return _combine(
+        stat,
+        observed,
+        exp_w,
+        windows,
+        TEMPORAL_DETECTORS,
+        config,
+        extra,
+        shares=config.detectors.budget,
+        factor=config.combined_factor,
+    )
 
 
 def spike_detect(
@@ -208,7 +261,9 @@ def spike_detect(
     a = np.broadcast_to(np.asarray(alpha, dtype=float)[:, None], y.shape)
     z = nb_score(y, mu, a)
     ones = np.ones(y.shape, dtype=np.int64)
-    return _combine({"spike": z}, {"spike": y}, {"spike": mu}, {"spike": ones}, ("spike",), config, {"z": z})
+    return _combine(
+        {"spike": z}, {"spike": y}, {"spike": mu}, {"spike": ones}, ("spike",), config, {"z": z}, shares={"spike": 1.0}
+    )
 
 
 def ears_detect(counts: FloatArray, config: WarningsConfig, buckets_per_day: int = 24) -> TemporalResult:
@@ -223,7 +278,17 @@ def ears_detect(counts: FloatArray, config: WarningsConfig, buckets_per_day: int
     observed = {"ears_c2": np.nan_to_num(daily), "ears_c3": np.nan_to_num(daily)}
     exp_w = {k: np.nan_to_num(base, nan=np.inf) for k in observed}
     stat = {"ears_c2": np.nan_to_num(c2, nan=-np.inf), "ears_c3": np.nan_to_num(c3, nan=-np.inf)}
-    return _combine(stat, observed, exp_w, {k: width for k in observed}, FALLBACK_DETECTORS, config, {})
+    # two detectors OR-ed: half the budget each (a union bound; C2 and C3 overlap, so conservative)
+    return _combine(
+        stat,
+        observed,
+        exp_w,
+        {k: width for k in observed},
+        FALLBACK_DETECTORS,
+        config,
+        {},
+        shares={"ears_c2": 0.5, "ears_c3": 0.5},
+    )
 
 
 def temporal_candidates(
@@ -242,7 +307,11 @@ def temporal_candidates(
         width = int(result.window[det][s, t])
         obs = float(result.observed[det][s, t])
         exp = float(result.expected[det][s, t])
-        a = 0.0 if alpha is None else float(alpha[s]) / max(width, 1)
+        window_alpha = result.extra.get(f"alpha_{det}")
+        if window_alpha is not None:
+            a = float(window_alpha[s, t])
+        else:  # a flat profile over the window: alpha of a sum of ``width`` equal buckets
+            a = 0.0 if alpha is None else float(alpha[s]) / max(width, 1)
         key = keys[s]
         expl = Explanation(
             detector=det,
@@ -392,4 +461,5 @@ __all__ = [
     "spike_detect",
     "temporal_candidates",
     "temporal_detect",
+    "temporal_stats",
 ]

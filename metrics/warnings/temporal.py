@@ -3,6 +3,8 @@
 - :func:`cusum`: one-sided upper CUSUM on standardised scores, for small sustained shifts.
 - :func:`ewma`: EWMA of standardised scores, standardised by its exact variance, in the manner of
   ESSENCE's EWMA (the NB model plays the part of ESSENCE's 28-day baseline with a guard band).
+- :func:`window_score`: the NB tail test of the last hours' total against its expected total, matched
+  to outbreaks lasting a day or two.
 - :func:`ears`: the CDC's EARS C1, C2 and C3, the fallback while a series has too little history.
 
 Every function is vectorised over leading axes (series, replicates).
@@ -16,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from metrics.warnings.errors import WarningsError
+from metrics.warnings.nbmodel import nb_score
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -128,4 +131,30 @@ def rolling_sum(y: FloatArray, width: int) -> FloatArray:
     return out
 
 
-__all__ = ["cusum", "ears", "ears_baseline", "ewma", "ewma_span", "rolling_sum"]
+def trailing_sum(y: FloatArray, width: int) -> FloatArray:
+    """Sum of the last ``width`` buckets at each bucket, the first buckets summing what exists so far."""
+    y = np.nan_to_num(np.asarray(y, dtype=float))
+    c = np.concatenate([np.zeros((*y.shape[:-1], 1)), np.cumsum(y, axis=-1)], axis=-1)
+    t = np.arange(y.shape[-1])
+    return c[..., t + 1] - c[..., np.clip(t + 1 - width, 0, None)]
+
+
+def window_score(counts: FloatArray, expected: FloatArray, alpha: FloatArray, width: int) -> FloatArray:
+    """Standardised score of each trailing ``width``-bucket total against its expected total.
+
+    The buckets are independent NB2(mu_t, alpha), so their total has mean ``M = Σ mu_t`` and variance
+    ``M + alpha Σ mu_t²``; it is tested as NB2(M, alpha_w) with ``alpha_w = alpha Σ mu_t² / M²``, which
+    matches both moments, and scored with the mid-p normal quantile of
+    :func:`metrics.warnings.nbmodel.nb_score`. Evaluated at every bucket (an outbreak is seen as soon as
+    its excess fills enough of the window); windows at the start of the series are shorter.
+    """
+    if width < 1:
+        raise WarningsError(f"window_score: width must be >= 1, got {width}")
+    mu = np.asarray(expected, dtype=float)
+    a = np.broadcast_to(np.asarray(alpha, dtype=float), mu.shape)
+    total = trailing_sum(mu, width)
+    alpha_w = trailing_sum(a * mu**2, width) / np.maximum(total, 1e-300) ** 2
+    return nb_score(trailing_sum(counts, width), total, alpha_w)
+
+
+__all__ = ["cusum", "ears", "ears_baseline", "ewma", "ewma_span", "rolling_sum", "trailing_sum", "window_score"]

@@ -1,0 +1,395 @@
+"""Counter sums over time windows, kept between reads: the engines' and the dashboard's read path.
+
+A window is the set of counter hashes (one per partition and bucket, :mod:`metrics.keys`) covering
+``[start, end)``. Engines ask for the same windows every run, a few minutes later, so a window's sum is
+kept and updated from the buckets that entered, left or changed since: every counter hash has a version
+(incremented by each batch that writes it, kept in the partition's versions hash), so a run re-reads
+only the buckets whose version moved — the current hour, mostly — rather than thirty days of cells.
+
+Sums are dense float arrays over integer codes (entity x counter column) rather than labelled pandas
+objects: a cold start reads a month of cells (millions of fields), and a code lookup per field plus one
+``bincount`` is what makes that affordable. Labels come back only in the frame handed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import redis
+
+from metrics.keys import TIERS, Granularity, Keys, Scope
+
+Level = Literal["grid", "district", "city"]
+STREAMS = ("incidents", "surveillance", "hotline", "hazards")
+
+#: Window sums kept for incremental updates (the index engine uses about two dozen distinct windows).
+KEPT_WINDOWS = 96
+#: Counter key strings kept for reuse (an engine run names ~50,000 bucket keys, the same each run).
+_KEY_CACHE_MAX = 500_000
+#: A packed counter code is ``entity << _COL_BITS | column``.
+_COL_BITS = 20
+_COL_MASK = (1 << _COL_BITS) - 1
+#: Version field kept inside each counter hash by the batch script (not a counter).
+_VERSION_FIELD = b"_v"
+
+
+class CounterCodes:
+    """Integer codes for the entities and counter columns (``stream.category.measure``) of one scope.
+
+    Codes only grow; a counter hash field ``entity|category|measure`` is parsed once per stream and then
+    found in a dict."""
+
+    def __init__(self) -> None:
+        self.entity_names: list[str] = []
+        self.column_names: list[str] = []
+        self._entities: dict[str, int] = {}
+        self._columns: dict[str, int] = {}
+        self._fields: dict[str, dict[bytes, int]] = {}
+
+    def _code(self, stream: str, raw: bytes) -> int:
+        entity, category, measure = raw.decode().split("|")
+        column = f"{stream}.{category}.{measure}"
+        e = self._entities.get(entity)
+        if e is None:
+            e = self._entities[entity] = len(self.entity_names)
+            self.entity_names.append(entity)
+        c = self._columns.get(column)
+        if c is None:
+            c = self._columns[column] = len(self.column_names)
+            self.column_names.append(column)
+        return e << _COL_BITS | c
+
+    def encode(self, stream: str, fields: Sequence[bytes]) -> np.ndarray:
+        """Packed codes of a hash's fields (int64)."""
+        known = self._fields.setdefault(stream, {})
+        codes = list(map(known.get, fields))
+        for i, code in enumerate(codes):
+            if code is None:
+                codes[i] = known[fields[i]] = self._code(stream, fields[i])
+        return np.array(codes, dtype=np.int64)
+
+    def entity_code(self, entity: str) -> int | None:
+        return self._entities.get(entity)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.entity_names), len(self.column_names)
+
+
+@dataclass
+class _Bucket:
+    """One counter hash as read at ``version``: packed codes and values."""
+
+    version: bytes
+    codes: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class _Window:
+    """A kept window sum: the bucket versions it includes, the dense sum, and the frames handed out."""
+
+    versions: dict[str, bytes]
+    dense: np.ndarray
+    wide: pd.DataFrame | None = None
+    city: pd.DataFrame | None = None
+
+
+@dataclass
+class _ReadSession:
+    """What one read session has already fetched."""
+
+    versions: dict[str, bytes | None] = field(default_factory=dict)
+    partitions: list[tuple[str, int]] | None = None
+
+
+def _accumulate(dense: np.ndarray, buckets: Sequence[_Bucket], sign: float, shape: tuple[int, int]) -> np.ndarray:
+    """``dense`` (grown to ``shape`` when codes grew) plus ``sign`` times the buckets' counters."""
+    if dense.shape != shape:
+        grown = np.zeros(shape)
+        grown[: dense.shape[0], : dense.shape[1]] = dense
+        dense = grown
+    if not buckets:
+        return dense
+    codes = np.concatenate([b.codes for b in buckets])
+    values = np.concatenate([b.values for b in buckets])
+    flat = (codes >> _COL_BITS) * shape[1] + (codes & _COL_MASK)
+    if len(flat) * 8 < dense.size:
+        np.add.at(dense.reshape(-1), flat, sign * values)
+    else:
+        dense += sign * np.bincount(flat, weights=values, minlength=dense.size).reshape(shape)
+    return dense
+
+
+class WindowSums:
+    """Reads counter windows and series from Redis (see the module docstring).
+
+    Args:
+        client: the Redis client (``redis.Redis`` or ``redis.RedisCluster``).
+        keys: the key schema of the store.
+        partitions: every (stream, partition) ever applied (``MetricsStore.partitions``).
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, partitions: Callable[[], list[tuple[str, int]]]) -> None:
+        self.client = client
+        self.keys = keys
+        self._partitions = partitions
+        self._codes = {"g": CounterCodes(), "d": CounterCodes()}
+        self._buckets: dict[str, _Bucket] = {}
+        self._windows: list[tuple[tuple[Any, ...], _Window]] = []
+        self._session: _ReadSession | None = None
+        self._key_cache: dict[tuple[str, int, str, str, int], str] = {}
+
+    # ------------------------------------------------------------------ sessions
+    @contextmanager
+    def read_session(self) -> Iterator[None]:
+        """Reads inside see one view of the bucket versions and partitions: an engine run asks for a
+        few dozen overlapping windows, and each would otherwise fetch the versions of the same buckets
+        again. Versions move on between sessions, never within one (a window may then lag a batch that
+        landed during the run; the next run includes it)."""
+        if self._session is not None:
+            yield
+            return
+        self._session = _ReadSession()
+        try:
+            yield
+        finally:
+            self._session = None
+
+    def partitions(self) -> list[tuple[str, int]]:
+        if self._session is None:
+            return self._partitions()
+        if self._session.partitions is None:
+            self._session.partitions = self._partitions()
+        return self._session.partitions
+
+    # ------------------------------------------------------------------ buckets
+    def cover(self, level: Level, start: float, end: float, now: float) -> list[tuple[Granularity, int]]:
+        """The buckets covering ``[start, end)``: the coarsest tier that fits at each step, finer ones at
+        the edges. ``start`` is rounded to the nearest boundary of the finest tier still kept there (grid
+        counters have no 5-minute tier, so grid windows are whole hours); the bucket holding ``end`` is
+        included, so a window ending now counts the current, unfinished bucket."""
+        scope: Scope = "g" if level == "grid" else "d"
+        # Only detailed tiers: the 5-minute totals lack categories and lifecycle measures.
+        tiers = [t for t in (TIERS["1d"], TIERS["1h"], TIERS["5m"]) if scope in t.scopes and t.detailed]
+
+        def alive(tier: Any, bucket: float) -> bool:
+            return bucket + tier.seconds + tier.retention_s > now
+
+        kept = [tier for tier in reversed(tiers) if alive(tier, start)] or [tiers[0]]
+        base = kept[0]
+        t = base.bucket_start(start + base.seconds / 2)
+        out: list[tuple[Granularity, int]] = []
+        while t < end:
+            for tier in tiers:
+                if alive(tier, t) and tier.bucket_start(t) == t and t + tier.seconds <= end:
+                    break
+            else:
+                tier = next((tr for tr in reversed(tiers) if alive(tr, t)), base)
+            out.append((tier.name, t))
+            t += tier.seconds
+        return out
+
+    def hash_keys(self, level: Level, start: float, end: float, now: float,
+                  streams: Sequence[str] | None = None) -> list[str]:
+        scope: Scope = "g" if level == "grid" else "d"
+        wanted = set(streams or STREAMS)
+        parts = [(s, p) for s, p in self.partitions() if s in wanted]
+        cache = self._key_cache
+        out = []
+        for tier, bucket in self.cover(level, start, end, now):
+            for stream, partition in parts:
+                name = (stream, partition, tier, scope, bucket)
+                key = cache.get(name)
+                if key is None:
+                    if len(cache) > _KEY_CACHE_MAX:
+                        cache.clear()
+                    key = cache[name] = self.keys.counters(stream, partition, tier, scope, bucket)
+                out.append(key)
+        return out
+
+    def versions(self, hash_keys: Sequence[str]) -> list[bytes | None]:
+        """The version of each counter hash (None: the bucket holds nothing), one HMGET per partition;
+        inside a read session, each key's version is read once."""
+        if self._session is None:
+            return self._read_versions(hash_keys)
+        known = self._session.versions
+        missing = [key for key in dict.fromkeys(hash_keys) if key not in known]
+        if missing:
+            known.update(zip(missing, self._read_versions(missing), strict=True))
+        return [known[key] for key in hash_keys]
+
+    def _read_versions(self, hash_keys: Sequence[str]) -> list[bytes | None]:
+        by_tag: dict[str, list[int]] = {}
+        for i, key in enumerate(hash_keys):
+            by_tag.setdefault(key[key.index("{"):key.index("}") + 1], []).append(i)
+        out: list[bytes | None] = [None] * len(hash_keys)
+        pipe = self.client.pipeline(transaction=False)
+        order = []
+        for tag, positions in by_tag.items():
+            stream, _, part = tag[1:-1].rpartition(".")
+            pipe.hmget(self.keys.counter_versions(stream, int(part)), [hash_keys[i] for i in positions])
+            order.append(positions)
+        for positions, reply in zip(order, pipe.execute(), strict=True):
+            for i, version in zip(positions, reply, strict=True):
+                out[i] = version
+        return out
+
+    def load(self, hash_keys: Sequence[str], versions: Sequence[bytes | None]) -> list[_Bucket]:
+        """The buckets of ``hash_keys`` (absent ones left out), re-reading only hashes whose version
+        moved since they were last read."""
+        stale = [key for key, v in zip(hash_keys, versions, strict=True)
+                 if v is not None and (key not in self._buckets or self._buckets[key].version != v)]
+        if stale:
+            # Field names and values in one transaction per hash: two lists, no dict to build.
+            pipe = self.client.pipeline(transaction=True)
+            for key in stale:
+                pipe.hkeys(key)
+                pipe.hvals(key)
+            replies = pipe.execute()
+            version_of = dict(zip(hash_keys, versions, strict=True))
+            for i, key in enumerate(stale):
+                fields, values = replies[2 * i], replies[2 * i + 1]
+                if _VERSION_FIELD in fields:
+                    at = fields.index(_VERSION_FIELD)
+                    fields = fields[:at] + fields[at + 1:]
+                    values = values[:at] + values[at + 1:]
+                scope = key.split(":c:", 1)[1].split(":", 2)[1]
+                stream = key[key.index("{") + 1:key.index("}")].rpartition(".")[0]
+                # The version was read before the contents: if a batch landed in between, the next read
+                # sees a newer version and reads the hash again.
+                self._buckets[key] = _Bucket(
+                    version_of[key],  # type: ignore[arg-type]
+                    self._codes[scope].encode(stream, fields),
+                    np.array(values, dtype=np.float64) if values else np.zeros(0),
+                )
+        for key, v in zip(hash_keys, versions, strict=True):
+            if v is None:
+                self._buckets.pop(key, None)
+        return [self._buckets[key] for key in hash_keys if key in self._buckets]
+
+    # ------------------------------------------------------------------ windows
+    def window_frame(self, level: Level, start: float, end: float, now: float,
+                     streams: Sequence[str] | None = None) -> pd.DataFrame:
+        """Counters summed over ``[start, end)``: one row per entity, one column per
+        ``stream.category.measure``, only rows and columns holding a non-zero count. Level ``city`` is
+        the sum of the districts (index ``"city"``)."""
+        source: Level = "district" if level == "city" else level
+        codes = self._codes["g" if source == "grid" else "d"]
+        keys = self.hash_keys(source, start, end, now, streams)
+        present = {key: v for key, v in zip(keys, self.versions(keys), strict=True) if v is not None}
+        family = (source, tuple(sorted(streams or STREAMS)))
+        window = self._nearest_window(family, present)
+        if window is not None:
+            stale = [key for key, v in window.versions.items() if present.get(key) != v]
+            fresh = [key for key, v in present.items() if window.versions.get(key) != v]
+            if not stale and not fresh and window.wide is not None:
+                self._remember(family, window, replacing=window)
+                return self._handed_out(window, level)
+            old = [self._buckets[key] for key in stale
+                   if key in self._buckets and self._buckets[key].version == window.versions[key]]
+            if len(old) == len(stale):
+                loaded = self.load(fresh, [present[key] for key in fresh])
+                same_buckets = window.versions.keys() == present.keys()
+                dense = window.dense if same_buckets else window.dense.copy()
+                dense = _accumulate(dense, old, -1.0, codes.shape)
+                dense = _accumulate(dense, loaded, 1.0, codes.shape)
+                kept = _Window(present, dense)
+                self._remember(family, kept, replacing=window)
+                return self._handed_out(kept, level)
+            # an old version is no longer at hand: start afresh
+        loaded = self.load(list(present), list(present.values()))
+        kept = _Window(present, _accumulate(np.zeros(codes.shape), loaded, 1.0, codes.shape))
+        self._remember(family, kept, replacing=window)
+        return self._handed_out(kept, level)
+
+    def _handed_out(self, window: _Window, level: Level) -> pd.DataFrame:
+        if window.wide is None:
+            codes = self._codes["g" if level == "grid" else "d"]
+            dense = window.dense
+            rows = np.flatnonzero(dense.any(axis=1))
+            cols = np.flatnonzero(dense.any(axis=0))
+            entities = np.asarray(codes.entity_names, dtype=object)[rows]
+            columns = np.asarray(codes.column_names, dtype=object)[cols]
+            r_order, c_order = np.argsort(entities), np.argsort(columns)
+            rows, cols = rows[r_order], cols[c_order]
+            window.wide = pd.DataFrame(
+                dense[np.ix_(rows, cols)],
+                index=pd.Index(entities[r_order], dtype=object),
+                columns=pd.Index(columns[c_order], dtype=object),
+            )
+        if level != "city":
+            return window.wide
+        if window.city is None:
+            wide = window.wide
+            window.city = (pd.DataFrame([wide.sum(axis=0)], index=pd.Index(["city"], dtype=object))
+                           if len(wide) else pd.DataFrame(index=pd.Index(["city"], dtype=object)))
+        return window.city
+
+    def _nearest_window(self, family: tuple[Any, ...], present: dict[str, bytes]) -> _Window | None:
+        """The kept window of this family over the same buckets, else the one sharing the most buckets
+        with ``present`` (at least half)."""
+        best, best_shared = None, 0
+        for fam, window in self._windows:
+            if fam != family:
+                continue
+            if window.versions.keys() == present.keys():
+                return window
+            shared = sum(1 for key in present if key in window.versions)
+            if shared > best_shared:
+                best, best_shared = window, shared
+        return best if best is not None and 2 * best_shared >= len(present) else None
+
+    def _remember(self, family: tuple[Any, ...], window: _Window, *, replacing: _Window | None) -> None:
+        """Keep a window sum; it replaces the one it was derived from only when both cover the same buckets
+        (an engine asks for the same span at several offsets: each keeps its own)."""
+        if replacing is not None and replacing.versions.keys() != window.versions.keys():
+            replacing = None
+        self._windows = [(f, w) for f, w in self._windows if w is not replacing and w is not window]
+        self._windows.append((family, window))
+        del self._windows[:-KEPT_WINDOWS]
+
+    # ------------------------------------------------------------------ series
+    def series(self, level: Level, start: float, end: float, tier: Granularity = "1h",
+               entity: str | None = None, streams: Sequence[str] | None = None) -> pd.DataFrame:
+        """Counters per bucket of one tier over ``[start, end)``, for one entity (or summed over all, or
+        the city when ``entity`` is None): a frame indexed by bucket start (UTC) with a column per
+        counter name."""
+        scope: Scope = "g" if level == "grid" else "d"
+        codes = self._codes[scope]
+        t = TIERS[tier]
+        buckets = list(range(t.bucket_start(start), int(end), t.seconds))
+        wanted = set(streams or STREAMS)
+        parts = [(s, p) for s, p in self.partitions() if s in wanted]
+        keys = [(b, self.keys.counters(s, p, tier, scope, b)) for b in buckets for s, p in parts]
+        names = [key for _, key in keys]
+        versions = self.versions(names)
+        present = [key for key, v in zip(names, versions, strict=True) if v is not None]
+        loaded = dict(zip(present, self.load(names, versions), strict=True))
+        entity_code = codes.entity_code(entity) if entity is not None else None
+        width = len(codes.column_names)
+        matrix = np.zeros((len(buckets), width))
+        seen = np.zeros(width, dtype=bool)
+        row_of = {bucket: i for i, bucket in enumerate(buckets)}
+        for bucket, key in keys:
+            part = loaded.get(key)
+            if part is None:
+                continue
+            codes_, values = part.codes, part.values
+            if entity is not None:
+                mine = (codes_ >> _COL_BITS) == (-1 if entity_code is None else entity_code)
+                codes_, values = codes_[mine], values[mine]
+            cols = codes_ & _COL_MASK
+            np.add.at(matrix[row_of[bucket]], cols, values)
+            seen[cols] = True
+        used = np.flatnonzero(seen)
+        names = np.asarray(codes.column_names, dtype=object)[used]
+        order = np.argsort(names)
+        frame = pd.DataFrame(matrix[:, used[order]], index=buckets, columns=pd.Index(names[order], dtype=object))
+        frame.index = pd.to_datetime(frame.index, unit="s", utc=True)
+        return frame
