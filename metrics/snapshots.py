@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import redis
 
 from metrics.keys import DAY_OFFSET_S, Keys
@@ -44,15 +45,46 @@ def _plain(column: pd.Series) -> list[Any]:
     return [round(v, 4) if isinstance(v, float) and not math.isnan(v) else v for v in out]
 
 
+#: Leads an Arrow-encoded latest snapshot (a stored JSON snapshot of an older version starts with "{").
+_ARROW_MAGIC = b"RKA1"
+_ARROW_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
 def encode_frame(frame: pd.DataFrame, **meta: Any) -> bytes:
-    """A frame as JSON ``{"index": [...], "columns": {name: [...]}, **meta}``."""
-    body = {"index": [str(i) for i in frame.index], "columns": {
-        str(c): _plain(frame[c]) for c in frame.columns}}
-    body.update(meta)
-    return _encoder.encode(body)
+    """A frame as an Arrow IPC stream (lz4), ``meta`` as JSON in the schema metadata.
+
+    The latest grid snapshot holds ~10,000 cells x ~90 columns and is written every engine run and read
+    by every dashboard worker: Arrow encodes it in ~30 ms and decodes it in under 10, JSON took 160 and
+    350 ms."""
+    frame = frame.copy(deep=False)
+    frame.index = frame.index.astype(str)
+    frame.columns = [str(c) for c in frame.columns]
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"rk": _encoder.encode(meta)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=_ARROW_OPTIONS) as writer:
+        writer.write_table(table)
+    return _ARROW_MAGIC + sink.getvalue().to_pybytes()
 
 
 def decode_frame(raw: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The frame and metadata of :func:`encode_frame` (or of the JSON form older versions stored).
+    Text columns come back as objects with None where a value is missing."""
+    if not raw.startswith(_ARROW_MAGIC):
+        return _decode_json_frame(raw)
+    table = pa.ipc.open_stream(memoryview(raw)[len(_ARROW_MAGIC):]).read_all()
+    meta = _decoder.decode((table.schema.metadata or {}).get(b"rk", b"{}"))
+    frame = table.to_pandas()
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)):
+            values = column.astype(object)
+            frame[name] = values.where(values.notna(), None)
+    frame.index = pd.Index(frame.index.astype(object), dtype=object, name=frame.index.name)
+    return frame, meta
+
+
+def _decode_json_frame(raw: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
     body = _decoder.decode(raw)
     columns = body.pop("columns")
     index = body.pop("index")

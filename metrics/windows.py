@@ -6,9 +6,11 @@ kept and updated from the buckets that entered, left or changed since: every cou
 (incremented by each batch that writes it, kept in the partition's versions hash), so a run re-reads
 only the buckets whose version moved — the current hour, mostly — rather than thirty days of cells.
 
-Sums are dense float arrays over integer codes (entity x counter column) rather than labelled pandas
-objects: a cold start reads a month of cells (millions of fields), and a code lookup per field plus one
-``bincount`` is what makes that affordable. Labels come back only in the frame handed out.
+Sums are sorted arrays of integer codes (entity x counter column, packed in one int64) and their values
+rather than labelled pandas objects: a cold start reads a month of cells (millions of fields), where a
+code lookup per field and array merges are what make it affordable, and an hour of one stream stays as
+small as its content (the warnings engine keeps dozens of those). Labels come back only in the frame
+handed out.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ STREAMS = ("incidents", "surveillance", "hotline", "hazards")
 
 #: Window sums kept for incremental updates (the index engine uses about two dozen distinct windows).
 KEPT_WINDOWS = 96
-#: Counter key strings kept for reuse (an engine run names ~50,000 bucket keys, the same each run).
-_KEY_CACHE_MAX = 500_000
+#: Buckets whose key strings are kept for reuse (an engine run names ~50,000 keys, the same each run).
+_KEY_CACHE_MAX = 50_000
 #: A packed counter code is ``entity << _COL_BITS | column``.
 _COL_BITS = 20
 _COL_MASK = (1 << _COL_BITS) - 1
@@ -45,40 +47,68 @@ class CounterCodes:
     found in a dict."""
 
     def __init__(self) -> None:
-        self.entity_names: list[str] = []
-        self.column_names: list[str] = []
+        # dicts keep insertion order: a name's code is its position
         self._entities: dict[str, int] = {}
         self._columns: dict[str, int] = {}
         self._fields: dict[str, dict[bytes, int]] = {}
-
-    def _code(self, stream: str, raw: bytes) -> int:
-        entity, category, measure = raw.decode().split("|")
-        column = f"{stream}.{category}.{measure}"
-        e = self._entities.get(entity)
-        if e is None:
-            e = self._entities[entity] = len(self.entity_names)
-            self.entity_names.append(entity)
-        c = self._columns.get(column)
-        if c is None:
-            c = self._columns[column] = len(self.column_names)
-            self.column_names.append(column)
-        return e << _COL_BITS | c
+        self._names: dict[str, tuple[int, np.ndarray]] = {}
 
     def encode(self, stream: str, fields: Sequence[bytes]) -> np.ndarray:
         """Packed codes of a hash's fields (int64)."""
         known = self._fields.setdefault(stream, {})
-        codes = list(map(known.get, fields))
-        for i, code in enumerate(codes):
-            if code is None:
-                codes[i] = known[fields[i]] = self._code(stream, fields[i])
-        return np.array(codes, dtype=np.int64)
+        new = list(set(fields).difference(known))
+        if new:
+            # Fields hold no "|" but the two separators: one split parses every new field.
+            parts = b"|".join(new).decode().split("|")
+            entities, columns = self._entities, self._columns
+            prefix = stream + "."
+            e_codes = [entities.setdefault(e, len(entities)) for e in parts[0::3]]
+            c_codes = [columns.setdefault(f"{prefix}{c}.{m}", len(columns))
+                       for c, m in zip(parts[1::3], parts[2::3], strict=True)]
+            known.update(zip(new, (e << _COL_BITS | c for e, c in zip(e_codes, c_codes, strict=True)),
+                             strict=True))
+        return np.array(list(map(known.__getitem__, fields)), dtype=np.int64)
 
     def entity_code(self, entity: str) -> int | None:
         return self._entities.get(entity)
 
+    def _named(self, kind: str, names: dict[str, int]) -> np.ndarray:
+        cached = self._names.get(kind)
+        if cached is None or cached[0] != len(names):
+            cached = self._names[kind] = (len(names), np.asarray(list(names), dtype=object))
+        return cached[1]
+
+    def _ranked(self, kind: str, names: dict[str, int]) -> np.ndarray:
+        cached = self._names.get(kind + "r")
+        if cached is None or cached[0] != len(names):
+            ranks = np.empty(len(names), dtype=np.int64)
+            ranks[np.argsort(self._named(kind, names))] = np.arange(len(names))
+            cached = self._names[kind + "r"] = (len(names), ranks)
+        return cached[1]
+
+    @property
+    def entity_ranks(self) -> np.ndarray:
+        """Each entity code's position in name order (frames are handed out sorted by name)."""
+        return self._ranked("e", self._entities)
+
+    @property
+    def column_ranks(self) -> np.ndarray:
+        """Each column code's position in name order."""
+        return self._ranked("c", self._columns)
+
+    @property
+    def entity_names(self) -> np.ndarray:
+        """Entity ids by code (object array)."""
+        return self._named("e", self._entities)
+
+    @property
+    def column_names(self) -> np.ndarray:
+        """Counter column names by code (object array)."""
+        return self._named("c", self._columns)
+
     @property
     def shape(self) -> tuple[int, int]:
-        return len(self.entity_names), len(self.column_names)
+        return len(self._entities), len(self._columns)
 
 
 @dataclass
@@ -92,10 +122,12 @@ class _Bucket:
 
 @dataclass
 class _Window:
-    """A kept window sum: the bucket versions it includes, the dense sum, and the frames handed out."""
+    """A kept window sum: the bucket versions it includes, the sum (sorted unique packed codes and their
+    values), and the frames handed out."""
 
     versions: dict[str, bytes]
-    dense: np.ndarray
+    codes: np.ndarray
+    values: np.ndarray
     wide: pd.DataFrame | None = None
     city: pd.DataFrame | None = None
 
@@ -108,22 +140,25 @@ class _ReadSession:
     partitions: list[tuple[str, int]] | None = None
 
 
-def _accumulate(dense: np.ndarray, buckets: Sequence[_Bucket], sign: float, shape: tuple[int, int]) -> np.ndarray:
-    """``dense`` (grown to ``shape`` when codes grew) plus ``sign`` times the buckets' counters."""
-    if dense.shape != shape:
-        grown = np.zeros(shape)
-        grown[: dense.shape[0], : dense.shape[1]] = dense
-        dense = grown
+def _merge(codes: np.ndarray, values: np.ndarray, buckets: Sequence[_Bucket], sign: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The sum ``(codes, values)`` plus ``sign`` times the buckets' counters, as new arrays (a kept sum
+    may be shared by another window)."""
     if not buckets:
-        return dense
-    codes = np.concatenate([b.codes for b in buckets])
-    values = np.concatenate([b.values for b in buckets])
-    flat = (codes >> _COL_BITS) * shape[1] + (codes & _COL_MASK)
-    if len(flat) * 8 < dense.size:
-        np.add.at(dense.reshape(-1), flat, sign * values)
-    else:
-        dense += sign * np.bincount(flat, weights=values, minlength=dense.size).reshape(shape)
-    return dense
+        return codes, values
+    added, inverse = np.unique(np.concatenate([b.codes for b in buckets]), return_inverse=True)
+    sums = sign * np.bincount(inverse, weights=np.concatenate([b.values for b in buckets]), minlength=len(added))
+    if not len(codes):
+        return added, sums
+    at = np.searchsorted(codes, added)
+    found = at < len(codes)
+    found[found] = codes[at[found]] == added[found]
+    values = values.copy()
+    values[at[found]] += sums[found]
+    if found.all():
+        return codes, values
+    new = ~found
+    return np.insert(codes, at[new], added[new]), np.insert(values, at[new], sums[new])
 
 
 class WindowSums:
@@ -143,7 +178,8 @@ class WindowSums:
         self._buckets: dict[str, _Bucket] = {}
         self._windows: list[tuple[tuple[Any, ...], _Window]] = []
         self._session: _ReadSession | None = None
-        self._key_cache: dict[tuple[str, int, str, str, int], str] = {}
+        # (scope, partitions) -> (tier, bucket) -> the bucket's counter keys, one per partition
+        self._key_cache: dict[tuple[str, tuple[tuple[str, int], ...]], dict[tuple[str, int], list[str]]] = {}
 
     # ------------------------------------------------------------------ sessions
     @contextmanager
@@ -200,17 +236,16 @@ class WindowSums:
         scope: Scope = "g" if level == "grid" else "d"
         wanted = set(streams or STREAMS)
         parts = [(s, p) for s, p in self.partitions() if s in wanted]
-        cache = self._key_cache
-        out = []
+        cache = self._key_cache.get((scope, tuple(parts)))
+        if cache is None or len(cache) > _KEY_CACHE_MAX:
+            cache = self._key_cache[(scope, tuple(parts))] = {}
+        out: list[str] = []
         for tier, bucket in self.cover(level, start, end, now):
-            for stream, partition in parts:
-                name = (stream, partition, tier, scope, bucket)
-                key = cache.get(name)
-                if key is None:
-                    if len(cache) > _KEY_CACHE_MAX:
-                        cache.clear()
-                    key = cache[name] = self.keys.counters(stream, partition, tier, scope, bucket)
-                out.append(key)
+            keys = cache.get((tier, bucket))
+            if keys is None:
+                keys = cache[(tier, bucket)] = [self.keys.counters(stream, partition, tier, scope, bucket)
+                                                for stream, partition in parts]
+            out += keys
         return out
 
     def versions(self, hash_keys: Sequence[str]) -> list[bytes | None]:
@@ -280,7 +315,6 @@ class WindowSums:
         ``stream.category.measure``, only rows and columns holding a non-zero count. Level ``city`` is
         the sum of the districts (index ``"city"``)."""
         source: Level = "district" if level == "city" else level
-        codes = self._codes["g" if source == "grid" else "d"]
         keys = self.hash_keys(source, start, end, now, streams)
         present = {key: v for key, v in zip(keys, self.versions(keys), strict=True) if v is not None}
         family = (source, tuple(sorted(streams or STREAMS)))
@@ -295,31 +329,31 @@ class WindowSums:
                    if key in self._buckets and self._buckets[key].version == window.versions[key]]
             if len(old) == len(stale):
                 loaded = self.load(fresh, [present[key] for key in fresh])
-                same_buckets = window.versions.keys() == present.keys()
-                dense = window.dense if same_buckets else window.dense.copy()
-                dense = _accumulate(dense, old, -1.0, codes.shape)
-                dense = _accumulate(dense, loaded, 1.0, codes.shape)
-                kept = _Window(present, dense)
+                packed, values = _merge(window.codes, window.values, old, -1.0)
+                kept = _Window(present, *_merge(packed, values, loaded, 1.0))
                 self._remember(family, kept, replacing=window)
                 return self._handed_out(kept, level)
             # an old version is no longer at hand: start afresh
         loaded = self.load(list(present), list(present.values()))
-        kept = _Window(present, _accumulate(np.zeros(codes.shape), loaded, 1.0, codes.shape))
+        kept = _Window(present, *_merge(np.zeros(0, np.int64), np.zeros(0), loaded, 1.0))
         self._remember(family, kept, replacing=window)
         return self._handed_out(kept, level)
 
     def _handed_out(self, window: _Window, level: Level) -> pd.DataFrame:
         if window.wide is None:
-            codes = self._codes["g" if level == "grid" else "d"]
-            dense = window.dense
-            rows = np.flatnonzero(dense.any(axis=1))
-            cols = np.flatnonzero(dense.any(axis=0))
-            entities = np.asarray(codes.entity_names, dtype=object)[rows]
-            columns = np.asarray(codes.column_names, dtype=object)[cols]
-            r_order, c_order = np.argsort(entities), np.argsort(columns)
-            rows, cols = rows[r_order], cols[c_order]
+            names = self._codes["g" if level == "grid" else "d"]
+            held = window.values != 0
+            packed, values = window.codes[held], window.values[held]
+            # codes sort by entity first: rows come out in code order, columns need their own ranks
+            entity_codes, rows = np.unique(packed >> _COL_BITS, return_inverse=True)
+            column_codes, cols = np.unique(packed & _COL_MASK, return_inverse=True)
+            matrix = np.zeros((len(entity_codes), len(column_codes)))
+            matrix[rows, cols] = values
+            entities, columns = names.entity_names[entity_codes], names.column_names[column_codes]
+            r_order = np.argsort(names.entity_ranks[entity_codes])
+            c_order = np.argsort(names.column_ranks[column_codes])
             window.wide = pd.DataFrame(
-                dense[np.ix_(rows, cols)],
+                matrix[np.ix_(r_order, c_order)],
                 index=pd.Index(entities[r_order], dtype=object),
                 columns=pd.Index(columns[c_order], dtype=object),
             )
@@ -388,7 +422,7 @@ class WindowSums:
             np.add.at(matrix[row_of[bucket]], cols, values)
             seen[cols] = True
         used = np.flatnonzero(seen)
-        names = np.asarray(codes.column_names, dtype=object)[used]
+        names = codes.column_names[used]
         order = np.argsort(names)
         frame = pd.DataFrame(matrix[:, used[order]], index=buckets, columns=pd.Index(names[order], dtype=object))
         frame.index = pd.to_datetime(frame.index, unit="s", utc=True)
