@@ -366,18 +366,21 @@ class WindowSums:
         return window.city
 
     def _nearest_window(self, family: tuple[Any, ...], present: dict[str, bytes]) -> _Window | None:
-        """The kept window of this family over the same buckets, else the one sharing the most buckets
-        with ``present`` (at least half)."""
-        best, best_shared = None, 0
+        """The kept window of this family over the same buckets, else the one needing the fewest buckets
+        added and removed, if that is fewer than summing ``present`` afresh (a month ending yesterday is a
+        month ending now minus a day plus a day)."""
+        best, best_cost = None, len(present)
+        wanted = present.keys()
         for fam, window in self._windows:
             if fam != family:
                 continue
-            if window.versions.keys() == present.keys():
+            if len(window.versions) == len(present) and window.versions.keys() == wanted:
                 return window
-            shared = sum(1 for key in present if key in window.versions)
-            if shared > best_shared:
-                best, best_shared = window, shared
-        return best if best is not None and 2 * best_shared >= len(present) else None
+            shared = len(wanted & window.versions.keys())
+            cost = len(window.versions) + len(present) - 2 * shared
+            if cost < best_cost:
+                best, best_cost = window, cost
+        return best
 
     def _remember(self, family: tuple[Any, ...], window: _Window, *, replacing: _Window | None) -> None:
         """Keep a window sum; it replaces the one it was derived from only when both cover the same buckets
