@@ -11,8 +11,8 @@ residents, Gamma hot spots per cell) over the real Guangzhou H3 cells when the c
   explanation), as the engine runs it;
 - ``monte_carlo_ms``: the districts' rank intervals from 1,000 draws, goal < 2,000 ms.
 
-With Redis (embedded redis-server; ``--days`` of simulated history, default 7, written through the
-consumers' own pipeline, ``streams.backfill.StoreSink``), the engine exactly as ``python app.py engine``
+With Redis (embedded redis-server; ``--days`` of simulated history, default 30, written as the demo writes
+it, ``streams.history.write_history``), the engine exactly as ``python app.py engine``
 builds it (``kapok.engines.index_engine``) runs ``run_once``: read every window of every level from
 the counter hashes (now, a day and a week ago: 24 h, 7 d, 30 d, the hour and its four-week baseline),
 compute the full index with Monte Carlo ranks, write the latest snapshot and its history.
@@ -83,24 +83,29 @@ def with_redis(days: float, runs: int) -> tuple[float, float, dict[str, float]]:
     from metrics.store import MetricsStore
     from streams import simulator
     from streams.backfill import StoreSink
+    from streams.history import write_history
     from streams.pipeline import Ingestor
+    from streams.simulator.model import SimParams
+    from streams.simulator.runner import make_world
+    from streams.simulator.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios, plan_scenarios
     from streams.simulator.sinks import MemorySink
 
     with embedded_services(kafka=False) as svc:
         settings = load_settings(redis_url=svc.redis_url)
         city = load_city(settings)
         store = MetricsStore(make_redis(settings))
-        sink = StoreSink(Ingestor(settings, city, store), partitions=4)
+        sink = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
         now = time.time()
         live_s = 5 * 60 * runs  # five simulated minutes of new events before each steady run
         history_end = int(now - live_s)
         started = time.perf_counter()
-        simulator.run(_simulator_args(seed=11, backfill_days=days, live_minutes=0.0,
-                                      until=str(history_end)), settings, sink, city=city)
-        sink.flush()
+        world = make_world(settings, 11, city)
+        plans = plan_scenarios(load_scenarios(DEFAULT_SCENARIOS_FILE), world, history_end)
+        history = write_history(settings, city, store, world, SimParams(), plans,
+                                start=history_end - int(days * 86400), until=history_end,
+                                partitions=settings.topic_partitions)
         written = time.perf_counter() - started
-        print(f"{days:g} days of history written in {written:.0f} s ({sink.accepted:,} records accepted)",
-              flush=True)
+        print(f"{days:g} days of history written in {written:.0f} s ({history.records:,} records)", flush=True)
         trickle = MemorySink()
         simulator.run(_simulator_args(seed=12, backfill_days=live_s / 86400, live_minutes=0.0,
                                       until=str(int(now))), settings, trickle, city=city)
@@ -122,12 +127,12 @@ def with_redis(days: float, runs: int) -> tuple[float, float, dict[str, float]]:
             steady.append((time.perf_counter() - started) * 1e3)
         print(f"steady runs, {len(chunks[0]):,} new records before each: "
               + ", ".join(f"{ms:.0f}" for ms in steady) + " ms (goal < 1000 ms)", flush=True)
-        return statistics.median(steady), cold_ms, {"history_s": written, "records": sink.accepted}
+        return statistics.median(steady), cold_ms, {"history_s": written, "records": history.records}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--days", type=float, default=7.0, help="days of history in Redis (default 7)")
+    parser.add_argument("--days", type=float, default=30.0, help="days of history in Redis (default 30)")
     parser.add_argument("--runs", type=int, default=5, help="steady engine runs (default 5)")
     parser.add_argument("--no-redis", action="store_true", help="only the pure computation")
     args = parser.parse_args()

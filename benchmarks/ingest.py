@@ -4,7 +4,10 @@ Runs with no argument on a bare machine (starts embedded Redis and Kafka). Pre-p
 events (three streams, stage updates, resends, bad records), then in the same run measures
 1. the baseline: a bare kafka-python consumer reading the same topics and doing nothing, and
 2. Red Kapok's consumer: validate, place, plan, apply (Lua) and dead-letter, until Redis holds every record.
-Both rates exclude the group join (timed from the first record to the last). Last line: JSON figures.
+Both rates exclude the group join (timed from the first record to the last). Besides the phase times it
+prints the CPU each process used per record (the consumer's poller, its batch workers, Redis, the broker)
+and the whole machine's, so a run on a shared machine shows whether the rate was bounded by CPU taken by
+others. Last line: JSON figures.
 """
 
 from __future__ import annotations
@@ -39,6 +42,23 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle so far (every process, this run's or not)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def bare_rate(bootstrap: str, topics: list[str], total: int) -> float:
     consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=f"bare-{uuid.uuid4().hex[:6]}",
                              auto_offset_reset="earliest", enable_auto_commit=False,
@@ -50,8 +70,10 @@ def bare_rate(bootstrap: str, topics: list[str], total: int) -> float:
         for records in polled.values():
             if first is None:
                 first = time.perf_counter()
+                cpu_first = cpu_seconds(os.getpid())
             seen += len(records)
     elapsed = time.perf_counter() - (first or time.perf_counter())
+    say(f"  CPU per record (us) of the bare consumer: {1e6 * (cpu_seconds(os.getpid()) - cpu_first) / total:.1f}")
     consumer.close(autocommit=False)
     return total / elapsed
 
@@ -97,8 +119,16 @@ def main() -> None:
             if done and first is None:
                 first = time.perf_counter()
                 first_done = done
-            time.sleep(0.02)
+                # Where the CPU goes between the first and the last record, per process.
+                workers = consumer._workers.processes if consumer._workers is not None else []
+                pids = {"consumer (poll)": os.getpid(), "redis": svc.redis.pid, "broker": svc.kafka.pid,
+                        **{f"worker {i}": w.pid for i, w in enumerate(workers)}}
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+                busy_before = machine_busy_seconds()
+            time.sleep(0.05)  # the monitor shares the 2 cores: read the counts no more than needed
         last = time.perf_counter()
+        cpu_used = {name: cpu_seconds(pids[name]) - before for name, before in cpu_before.items()}
+        busy = machine_busy_seconds() - busy_before
         stop.set()
         runner.join(timeout=30)
         rate = (total - first_done) / (last - first) if first and last > first else float("nan")
@@ -108,6 +138,12 @@ def main() -> None:
         say(f"  counts exact: {exact}")
         say("  where the time goes (s): " + ", ".join(
             f"{k} {v:.1f}" for k, v in sorted(consumer.stats.phase_seconds.items())))
+        applied = total - first_done
+        cores = os.cpu_count() or 1
+        say("  CPU per record (us), first to last record: " + ", ".join(
+            f"{name} {1e6 * used / applied:.1f}" for name, used in cpu_used.items())
+            + f"; whole machine {1e6 * busy / applied:.1f} "
+            f"(of {cores * 1e6 * (last - first) / applied:.1f} on {cores} cores)")
         say(f"  batches {consumer.stats.batches}, mean records per batch "
             f"{consumer.stats.records / max(1, consumer.stats.batches):.0f}")
         batch = sorted(consumer.stats.batch_seconds)

@@ -162,15 +162,19 @@ RECENT_HISTORY_DAYS = 1.5
 
 
 def _demo_feed(settings: Settings, city, args: argparse.Namespace, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
-    """History straight into the store (see streams.backfill), then the live feed through Kafka.
+    """History straight into the store, column-wise (``streams.history``: the consumers' validation and
+    placement, the ledger's rules), then the live feed through Kafka.
 
-    Two runs of the same simulated world (same seed and ``until``): the last ``RECENT_HISTORY_DAYS``
-    first, continuing into the live feed, so the wall is full within seconds; then, beside the live feed,
-    the older days, leaving out every event the first run wrote (``OlderHistorySink``)."""
+    The last ``RECENT_HISTORY_DAYS`` first, so the wall is full within seconds; then the live feed starts
+    (a simulator run of the same world from that boundary, whose history part is dropped: it was just
+    written), and beside it the older days, in two processes."""
     from streams import simulator
-    from streams.backfill import OlderHistorySink, PhaseSink, StoreSink
+    from streams.backfill import DiscardSink, PhaseSink
+    from streams.history import write_history
     from streams.kafka_io import KafkaSink
-    from streams.pipeline import Ingestor
+    from streams.simulator.model import HOUR, SimParams
+    from streams.simulator.runner import make_world
+    from streams.simulator.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios, plan_scenarios
 
     store = _store(settings)
     days = args.backfill_days
@@ -179,30 +183,38 @@ def _demo_feed(settings: Settings, city, args: argparse.Namespace, stop: threadi
         days = 0.0
     until = int(time.time())
     recent_days = min(days, RECENT_HISTORY_DAYS)
+    boundary_hour = (until - int(recent_days * 86400)) // HOUR
+    start = until - int(days * 86400)
+    world = make_world(settings, args.seed, city)
+    params = SimParams()
+    plans = plan_scenarios(load_scenarios(DEFAULT_SCENARIOS_FILE), world, until)
+
+    def history(hours: tuple[int, int], processes: int) -> Any:
+        return write_history(settings, city, store, world, params, plans, start=start, until=until,
+                             hours=hours, partitions=settings.topic_partitions, processes=processes, stop=stop)
+
     started = time.perf_counter()
-    recent = StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions)
+    if days > 0:
+        recent = history((boundary_hour, (until - 1) // HOUR), 1)
+        log.info("history: last %.1f days written (%d records) in %.1fs", recent_days, recent.records,
+                 time.perf_counter() - started)
     older_thread: threading.Thread | None = None
 
     def went_live() -> None:
         nonlocal older_thread
-        log.info("history: last %.1f days written (%d records) in %.1fs; live feed at %gx now", recent_days,
-                 recent.accepted, time.perf_counter() - started, args.speed)
+        log.info("live feed at %gx now", args.speed)
         if days > recent_days:
             older_thread = threading.Thread(target=write_older, name="older-history", daemon=True)
             older_thread.start()
 
     def write_older() -> None:
         began = time.perf_counter()
-        older = OlderHistorySink(StoreSink(Ingestor(settings, city, store), partitions=settings.topic_partitions),
-                                 boundary=until - recent_days * 86400)
-        summary = simulator.run(_simulator_args(seed=args.seed, until=str(until), backfill_days=days,
-                                                live_minutes=0.0), settings, older, stop=stop, city=city)
-        older.close()
+        older = history((start // HOUR, boundary_hour - 1), 2)
         log.info("history: %s %.0f days written (%d more records) in %.1fs",
-                 "stopped before all" if summary.stopped else "all", days, older.inner.accepted,
+                 "stopped before all" if older.stopped else "all", days, older.records,
                  time.perf_counter() - began)
 
-    sink = PhaseSink(recent, KafkaSink(settings), on_live=went_live)
+    sink = PhaseSink(DiscardSink(), KafkaSink(settings), on_live=went_live)
     try:
         simulator.run(_simulator_args(seed=args.seed, until=str(until), backfill_days=recent_days,
                                       speed=args.speed, live_minutes=None),

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="Kafka rebalance timeout (ms). 5000-10000 keeps group joins fast on Tansu.",
     )
     batch_max_records: int = Field(5000, ge=1, description="Most records one consumer batch holds.")
+    consumer_workers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Worker processes per consumer that validate, plan and apply batches while the consumer "
+        "process polls Kafka (each partition goes to one of them). 0: threads inside the consumer process.",
+    )
     # --- ingestion rules ---
     retention_days: int = Field(35, ge=35, description="Events older than this are rejected `too_old`.")
     future_tolerance_s: int = Field(

@@ -90,14 +90,19 @@ class MetricsStore:
                     ) -> tuple[int | None, dict[str, dict[str, str]]]:
         """The stored offset and the lifecycle state of each event id, read in one round trip."""
         ids = list(dict.fromkeys(event_ids))
+        # MGET in chunks, not a GET per id: the client's cost per command is most of a GET's cost. The
+        # keys share the partition's hash tag, so this holds on a cluster too.
+        prefix = self.keys.event_state(stream, partition, "")
+        keys = [prefix + event_id for event_id in ids]
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.keys.offset(stream, partition))
-        for event_id in ids:
-            pipe.get(self.keys.event_state(stream, partition, event_id))
+        for lo in range(0, len(keys), _MGET_CHUNK):
+            pipe.mget(keys[lo:lo + _MGET_CHUNK])
         replies = pipe.execute()
         offset = int(replies[0]) if replies[0] is not None else None
+        found = [reply for chunk in replies[1:] for reply in chunk]
         states = {event_id: _state_decoder.decode(reply)
-                  for event_id, reply in zip(ids, replies[1:], strict=True) if reply}
+                  for event_id, reply in zip(ids, found, strict=True) if reply}
         return offset, states
 
     def apply_batch(self, stream: str, partition: int, *, expected_offset: int | str | None,
@@ -125,14 +130,16 @@ class MetricsStore:
             keys.append(k.counters(stream, partition, tier_name, scope, bucket))  # type: ignore[arg-type]
             fields = np.concatenate([c[0] for c in chunks]).tolist()
             increments = np.concatenate([c[1] for c in chunks]).tolist()
-            pairs: list[Any] = [None] * (2 * len(fields))
-            pairs[0::2] = fields
-            pairs[1::2] = increments
-            counters.append((bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S, pairs))
-        states = []
-        for event_id, fields in plan.states.items():
-            keys.append(k.event_state(stream, partition, event_id))
-            states.append(_state_encoder.encode(fields).decode())
+            if len(set(fields)) != len(fields):  # the script reads each field once per hash
+                summed: dict[str, int] = {}
+                for name, inc in zip(fields, increments, strict=True):
+                    summed[name] = summed.get(name, 0) + inc
+                fields, increments = list(summed), list(summed.values())
+            counters.append((bucket + tier.seconds + tier.retention_s + EXPIRY_SLACK_S, fields, increments))
+        state_prefix = k.event_state(stream, partition, "")
+        keys.extend([state_prefix + event_id for event_id in plan.states])
+        encode = _state_encoder.encode
+        states = [encode(fields).decode() for fields in plan.states.values()]
         stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
         stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
         payload = {

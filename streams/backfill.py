@@ -120,11 +120,32 @@ def _newest(state: dict[str, str]) -> float:
     return max((float(v) for k, v in state.items() if k.startswith("s:")), default=0.0)
 
 
+class DiscardSink:
+    """Takes records and drops them: the history part of a run whose history another writer wrote
+    (``streams.history``), so only its live part goes anywhere."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    def send(self, stream: str, key: str, value: bytes) -> None:
+        self.dropped += 1
+
+    def send_malformed(self, stream: str, key: str, value: bytes) -> None:
+        self.dropped += 1
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class PhaseSink:
     """History into the store, then the live feed into Kafka: one simulator run, so a ticket created in
     the history carries on with its later stages in the live feed."""
 
-    def __init__(self, history: StoreSink, live: RecordSinkLike, on_live: Callable[[], None] | None = None) -> None:
+    def __init__(self, history: RecordSinkLike, live: RecordSinkLike,
+                 on_live: Callable[[], None] | None = None) -> None:
         self.history = history
         self.live = live
         self._current: RecordSinkLike = history

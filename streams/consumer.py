@@ -6,17 +6,27 @@ if the stored offset is still the one its state was read at. A crash at any inst
 consumer finishing a batch after losing its partition, or a replay of a whole topic therefore leaves every
 count exact. The Kafka commit only feeds lag monitoring.
 
-Throughput: the main thread polls, decodes, validates and places (CPU); a writer thread reads state and
-applies batches to Redis (I/O). A bounded queue between them overlaps the two.
+Throughput: this process polls Kafka (kafka-python parses records in Python: about a core at the broker's
+pace) and hands each partition batch, as read, to a worker (:mod:`streams.workers`) that validates, places,
+plans and applies it, in a process of its own (``consumer_workers``; 0 runs one worker thread here). A
+partition always goes to the same worker, which keeps its batches in order. At most a few batches per
+worker are in flight, so a slow Redis slows polling instead of filling memory.
+
+Each partition has an epoch, raised by every seek and revocation; a worker applies only batches of the
+partition's current epoch, from the offset the seek announced, so after a conflict or a rebalance nothing
+read before it is applied (and the offset check would refuse it anyway).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from kafka import KafkaConsumer, TopicPartition
@@ -25,16 +35,16 @@ from kafka.structs import OffsetAndMetadata
 
 from geo.city import CityModel
 from kapok.settings import Settings
-from metrics.opstats import record_batch_latency
 from metrics.store import MetricsStore
 from streams.kafka_io import DeadLetters, make_consumer, make_producer
-from streams.pipeline import Ingestor, Prepared, RawRecord
+from streams.workers import BatchWorker, Message, StoreSpec, process_main, retry_redis, serve
 
 log = logging.getLogger(__name__)
 
-_REDIS_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
-#: Writer threads per consumer process.
-WRITERS = 2
+#: Batches handed to one worker and not yet answered: one being applied, the next ones ready behind it.
+MAX_IN_FLIGHT = 3
+#: Seconds a stopping worker gets to finish what it holds before it is killed (its batches are redone).
+_STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -45,37 +55,102 @@ class ConsumerStats:
     records: int = 0
     conflicts: int = 0
     batch_seconds: list[float] = field(default_factory=list)
-    #: Seconds spent per phase (prepare, deadletter, read, apply), for the profile in benchmarks/ingest.py.
+    #: Seconds spent per phase (poll and handoff here; prepare, deadletter, read+plan, apply in workers),
+    #: for the profile in benchmarks/ingest.py.
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, phase: str, seconds: float) -> None:
         self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + seconds
 
 
-class _Partitions:
-    """What the writer expects next per partition, and an epoch that invalidates queued batches."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.expected: dict[TopicPartition, int | None] = {}
-        self.epoch: dict[TopicPartition, int] = {}
-        self.completed: dict[TopicPartition, int] = {}
-        self.conflicts: dict[TopicPartition, int | None] = {}
+class WorkerFailed(RuntimeError):
+    """A batch worker raised or died; the consumer stops (what it held is redone after a restart)."""
 
 
-def _retry_redis(what: str, fn, stop: threading.Event):  # type: ignore[no-untyped-def]
-    """Call ``fn`` until Redis answers: a Redis outage pauses ingestion, it never drops a batch."""
-    attempt = 0
-    while True:
+class _Workers:
+    """The batch workers of one consumer: processes (``count`` > 0) or one thread, and one reply queue."""
+
+    def __init__(self, settings: Settings, city: CityModel, store: MetricsStore, count: int,
+                 stop: threading.Event) -> None:
+        self.stopped = False
+        self.inboxes: list[Any] = []
+        self.processes: list[Any] = []
+        self.threads: list[threading.Thread] = []
+        if count == 0:
+            self.replies: Any = queue.Queue()
+            inbox: queue.Queue[Message] = queue.Queue()
+            worker = BatchWorker(settings, city, store,
+                                 DeadLetters(settings, make_producer(settings, linger_ms=5)), stop)
+            thread = threading.Thread(target=self._thread_main, args=(worker, inbox), name="rk-batch-worker",
+                                      daemon=True)
+            self.inboxes.append(inbox)
+            self.threads.append(thread)
+            thread.start()
+            return
+        # Spawned, not forked: this process already runs client threads that a fork would copy half-way.
+        ctx = multiprocessing.get_context("spawn")
+        self.replies = ctx.Queue()
+        spec = StoreSpec.of(store)
+        for i in range(count):
+            inbox = ctx.Queue()
+            process = ctx.Process(target=process_main, name=f"rk-batch-worker-{i}", daemon=True,
+                                  args=(settings, city, spec, inbox, self.replies, os.getpid(),
+                                        logging.getLogger().getEffectiveLevel()))
+            process.start()
+            self.inboxes.append(inbox)
+            self.processes.append(process)
+
+    def _thread_main(self, worker: BatchWorker, inbox: queue.Queue[Message]) -> None:
         try:
-            return fn()
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-            if stop.is_set() and attempt > 3:
-                raise
-            delay = _REDIS_RETRY_S[min(attempt, len(_REDIS_RETRY_S) - 1)]
-            log.warning("redis unavailable during %s (%s); retrying in %.1fs", what, exc, delay)
-            time.sleep(delay)
-            attempt += 1
+            serve(worker, inbox, self.replies)
+        except BaseException:
+            log.exception("batch worker failed")
+        finally:
+            worker.dead_letters.close()
+
+    def __len__(self) -> int:
+        return len(self.inboxes)
+
+    def send(self, index: int, message: Message) -> None:
+        if not self.stopped:
+            self.inboxes[index].put(message)
+
+    def reply(self, timeout: float, *, stopped: bool = False) -> Message | None:
+        """The next reply, or None when none came within ``timeout`` seconds; raises when a worker died
+        (unless they were ``stopped``)."""
+        try:
+            return self.replies.get(timeout=timeout) if timeout > 0 else self.replies.get_nowait()
+        except queue.Empty:
+            pass
+        if stopped:
+            return None
+        for process in self.processes:
+            if not process.is_alive():
+                raise WorkerFailed(f"batch worker {process.name} exited with code {process.exitcode}")
+        for thread in self.threads:
+            if not thread.is_alive():
+                raise WorkerFailed(f"batch worker thread {thread.name} ended")
+        return None
+
+    def stop(self) -> None:
+        """Ask every worker to finish what it holds and exit; kill the ones that do not in time. Later
+        messages are dropped (closing the Kafka consumer still announces revocations)."""
+        for index in range(len(self.inboxes)):
+            self.send(index, ("stop",))
+        self.stopped = True
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process in self.processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.warning("batch worker %s did not stop in time; killing it", process.name)
+                process.kill()
+                process.join(timeout=5)
+        for inbox in self.inboxes:
+            if hasattr(inbox, "cancel_join_thread"):  # a dead reader must not hold this process's exit
+                inbox.cancel_join_thread()
+                inbox.close()
 
 
 class StreamConsumer:
@@ -84,35 +159,87 @@ class StreamConsumer:
     def __init__(self, settings: Settings, city: CityModel, store: MetricsStore, *,
                  consumer: KafkaConsumer | None = None, group_id: str | None = None) -> None:
         self.settings = settings
+        self.city = city
         self.store = store
-        self.ingestor = Ingestor(settings, city, store)
         self.topic_stream = {topic: stream for stream, topic in settings.topics().items()}
         self.consumer = consumer or make_consumer(settings, group_id=group_id)
-        self.dead_letters = DeadLetters(settings, make_producer(settings, linger_ms=5))
-        self.parts = _Partitions()
         self.stats = ConsumerStats()
-        # Writers own disjoint partitions (by hash), so each partition's batches stay in order while one
-        # writer waits on Redis and another plans: Redis runs on the other core.
-        self._queues: list[queue.Queue[tuple[TopicPartition, int, Prepared] | None]] = [
-            queue.Queue(maxsize=2) for _ in range(WRITERS)
-        ]
         self._stop = threading.Event()
-        self._writer_error: BaseException | None = None
+        self._workers: _Workers | None = None
+        self._epoch: dict[TopicPartition, int] = {}
+        self._in_flight: list[int] = []
+        self._owner: dict[TopicPartition, int] = {}
+        self._conflicts: dict[TopicPartition, int | None] = {}
+        self._completed: dict[TopicPartition, int] = {}
+        self._worker_error: BaseException | None = None
+
+    # ------------------------------------------------------------------ workers
+    def _worker_of(self, tp: TopicPartition) -> int:
+        """The worker of a partition: fixed once chosen, so its batches never pass each other."""
+        index = self._owner.get(tp)
+        if index is None:
+            # Round robin within each topic: the streams differ in volume, a topic's partitions do not.
+            index = sum(1 for other in self._owner if other.topic == tp.topic) % len(self._in_flight)
+            self._owner[tp] = index
+        return index
+
+    def _handle_reply(self, reply: Message) -> None:
+        kind = reply[0]
+        if kind == "error":
+            raise WorkerFailed(f"batch worker failed:\n{reply[1]}")
+        tp = TopicPartition(reply[1], reply[2])
+        self._in_flight[self._worker_of(tp)] -= 1
+        current = self._epoch.get(tp) == reply[3]
+        if kind == "done":
+            _, _, _, _, next_offset, records, seconds, phases = reply
+            self._completed[tp] = next_offset
+            self.stats.batches += 1
+            self.stats.records += records
+            self.stats.batch_seconds.append(seconds)
+            del self.stats.batch_seconds[:-1000]
+            for phase, spent in phases.items():
+                self.stats.add(phase, spent)
+        elif kind == "conflict" and current:
+            stored = reply[4]
+            log.warning("%s[%d]: stored offset is %s, not where this consumer was; seeking there",
+                        tp.topic, tp.partition, stored)
+            self.stats.conflicts += 1
+            self._conflicts[tp] = stored
+
+    def _take_replies(self, timeout: float = 0.0, *, stopped: bool = False) -> None:
+        """Handle the replies that are there (waiting up to ``timeout`` for the first)."""
+        assert self._workers is not None
+        reply = self._workers.reply(timeout, stopped=stopped)
+        while reply is not None:
+            self._handle_reply(reply)
+            reply = self._workers.reply(0.0, stopped=stopped)
+
+    def _wait_until(self, done: Any, timeout: float | None = None) -> bool:
+        """Handle replies until ``done()``; False when stopped or out of time first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done():
+            if self._stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                return False
+            self._take_replies(0.2)
+        return True
+
+    def _idle(self) -> bool:
+        return not any(self._in_flight)
 
     # ------------------------------------------------------------------ rebalance
     def _on_assigned(self, assigned: list[TopicPartition]) -> None:
-        for tp in assigned:
+        for tp in sorted(assigned):
             stream = self.topic_stream[tp.topic]
             log_id = self._topic_id(tp.topic)
-            if log_id is not None and _retry_redis(
+            if log_id is not None and retry_redis(
                 "adopt log", lambda s=stream, p=tp.partition, i=log_id: self.store.adopt_log(s, p, i), self._stop
             ):
                 log.error("%s[%d] is a new log (topic id %s): the topic was recreated or the broker lost its "
                           "data; counting it from its start (ids already seen are still duplicates)",
                           tp.topic, tp.partition, log_id)
-            offset = _retry_redis("seek", lambda s=stream, p=tp.partition: self.store.read_offset(s, p), self._stop)
-            _retry_redis("register", lambda s=stream, p=tp.partition: self.store.register_partition(s, p),
-                         self._stop)
+            offset = retry_redis("seek", lambda s=stream, p=tp.partition: self.store.read_offset(s, p), self._stop)
+            retry_redis("register", lambda s=stream, p=tp.partition: self.store.register_partition(s, p),
+                        self._stop)
             self._seek(tp, offset)
             log.info("assigned %s[%d]: starting at %s", tp.topic, tp.partition,
                      "the beginning" if offset is None else f"offset {offset} (from Redis)")
@@ -124,132 +251,57 @@ class StreamConsumer:
         return str(topic_id) if topic_id else None
 
     def _on_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Let the writer finish what it holds, so a batch is not half-done when another consumer takes over
-        # (it would be safe anyway: the offset check rejects a stale batch).
-        for q in self._queues:
-            q.join()
-        with self.parts.lock:
-            for tp in revoked:
-                self.parts.epoch[tp] = self.parts.epoch.get(tp, 0) + 1
-                self.parts.expected.pop(tp, None)
+        assert self._workers is not None
+        for tp in revoked:
+            self._epoch[tp] = self._epoch.get(tp, 0) + 1
+            self._conflicts.pop(tp, None)
+            self._workers.send(self._worker_of(tp), ("revoke", tp.topic, tp.partition))
+        if self._workers.stopped:
+            return
+        # Let the workers finish what they hold, so a batch is not half-done when another consumer takes
+        # over (it would be safe anyway: the offset check rejects a stale batch). Bounded by the rebalance
+        # timeout: a worker waiting on Redis must not keep the whole group from rebalancing.
+        self._wait_until(self._idle, timeout=self.settings.max_poll_interval_ms / 2000)
 
     def _seek(self, tp: TopicPartition, offset: int | None) -> None:
-        with self.parts.lock:
-            self.parts.epoch[tp] = self.parts.epoch.get(tp, 0) + 1
-            self.parts.expected[tp] = offset
+        assert self._workers is not None
+        epoch = self._epoch.get(tp, 0) + 1
+        self._epoch[tp] = epoch
+        self._workers.send(self._worker_of(tp), ("reset", tp.topic, tp.partition, epoch, offset))
         if offset is None:
             self.consumer.seek_to_beginning(tp)
         else:
             self.consumer.seek(tp, offset)
 
-    # ------------------------------------------------------------------ writer thread
-    def _write(self, tp: TopicPartition, epoch: int, prepared: Prepared) -> None:
-        with self.parts.lock:
-            if self.parts.epoch.get(tp) != epoch or tp not in self.parts.expected:
-                return
-            expected = self.parts.expected[tp]
-        started = time.perf_counter()
-        if prepared.rejected:
-            for rej in prepared.rejected:
-                self.dead_letters.send(topic=tp.topic, partition=tp.partition, offset=rej.record.offset,
-                                       key=rej.record.key, value=rej.record.value, reason=rej.reason)
-                log.info("rejected %s[%d] offset %d: %s (%s)", tp.topic, tp.partition, rej.record.offset,
-                         rej.reason, rej.detail)
-            self.dead_letters.flush()
-        t_read = time.perf_counter()
-        self.stats.add("deadletter", t_read - started)
-        stored, plan = _retry_redis("read", lambda: self.ingestor.plan(prepared, tp.partition), self._stop)
-        t_apply = time.perf_counter()
-        self.stats.add("read+plan", t_apply - t_read)
-        if expected is not None and prepared.first_offset < expected and stored == expected:
-            # Kafka only delivers below the position we sought when the log itself went back: the broker
-            # lost its data (a memory-only broker restarted) or the topic was recreated. The counts so far
-            # stay; the new log is counted from its start (ids already seen are still duplicates).
-            log.error("%s[%d]: the broker's log restarts at offset %d, below the stored offset %d; the broker "
-                      "lost data or the topic was recreated — counting the new log from its start",
-                      tp.topic, tp.partition, prepared.first_offset, expected)
-        if stored != expected:
-            self._conflict(tp, epoch, stored)
-            return
-        result = _retry_redis(
-            "apply",
-            lambda: self.ingestor.apply(prepared, tp.partition, expected_offset=expected, plan=plan),
-            self._stop,
-        )
-        self.stats.add("apply", time.perf_counter() - t_apply)
-        if not result.applied:
-            self._conflict(tp, epoch, result.stored_offset)
-            return
-        with self.parts.lock:
-            if self.parts.epoch.get(tp) == epoch:
-                self.parts.expected[tp] = prepared.next_offset
-            self.parts.completed[tp] = prepared.next_offset
-        self.stats.batches += 1
-        self.stats.records += prepared.next_offset - prepared.first_offset
-        self.stats.batch_seconds.append(time.perf_counter() - started)
-        del self.stats.batch_seconds[:-1000]
-        try:  # for /metrics: the dashboard process reads the histogram from Redis
-            record_batch_latency(self.store.client, self.store.keys, [self.stats.batch_seconds[-1]])
-        except redis.RedisError:
-            log.debug("batch latency not recorded", exc_info=True)
-
-    def _conflict(self, tp: TopicPartition, epoch: int, stored: int | None) -> None:
-        """The stored offset is not where this consumer thought: another consumer moved it, or Redis lost
-        data. Ask the main thread to seek to what Redis holds and drop what is queued."""
-        log.warning("%s[%d]: stored offset is %s, not where this consumer was; seeking there",
-                    tp.topic, tp.partition, stored)
-        self.stats.conflicts += 1
-        with self.parts.lock:
-            if self.parts.epoch.get(tp) == epoch:
-                self.parts.epoch[tp] = epoch + 1
-                self.parts.conflicts[tp] = stored
-
-    def _writer(self, q: queue.Queue[tuple[TopicPartition, int, Prepared] | None]) -> None:
-        while True:
-            item = q.get()
-            try:
-                if item is None:
-                    return
-                self._write(*item)
-            except BaseException as exc:
-                self._writer_error = exc
-                self._stop.set()
-                log.exception("writer failed")
-                self._drain(q)
-                return
-            finally:
-                q.task_done()
-
-    @staticmethod
-    def _drain(q: queue.Queue[tuple[TopicPartition, int, Prepared] | None]) -> None:
-        """Empty a dead writer's queue so nobody blocks on it (its batches are redone after restart)."""
-        while True:
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                return
-            q.task_done()
-
     # ------------------------------------------------------------------ main loop
+    def _hand_off(self, tp: TopicPartition, records: list[Any], now: float) -> None:
+        assert self._workers is not None
+        index = self._worker_of(tp)
+        if not self._wait_until(lambda: self._in_flight[index] < MAX_IN_FLIGHT):
+            return  # stopping: the batch is read again by whoever consumes next
+        self._workers.send(index, ("batch", tp.topic, tp.partition, self._epoch.get(tp, 0), now,
+                                   [r.offset for r in records], [r.key for r in records],
+                                   [r.value for r in records]))
+        self._in_flight[index] += 1
+
     def _handle_conflicts_and_commit(self, last_lag: list[float]) -> bool:
-        """Seek where the writer found conflicts, commit completed offsets, publish lag. True when it
-        had to seek."""
-        with self.parts.lock:
-            conflicts, self.parts.conflicts = self.parts.conflicts, {}
-            completed, self.parts.completed = self.parts.completed, {}
+        """Seek where a worker found conflicts, commit completed offsets, publish lag. True when it had
+        to seek."""
+        conflicts, self._conflicts = self._conflicts, {}
+        completed, self._completed = self._completed, {}
+        assignment = self.consumer.assignment()
         for tp, stored in conflicts.items():
-            if tp in self.consumer.assignment():
+            if tp in assignment:
                 self._seek(tp, stored)
         if completed:
-            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in completed.items()
-                       if tp in self.consumer.assignment()}
+            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in completed.items() if tp in assignment}
             if offsets:
                 self.consumer.commit_async(offsets=offsets)
         now = time.monotonic()
         if now - last_lag[0] >= 2.0:
             last_lag[0] = now
             lags = {}
-            for tp in self.consumer.assignment():
+            for tp in assignment:
                 high = self.consumer.highwater(tp)
                 pos = self.consumer.position(tp) if high is not None else None
                 if high is not None and pos is not None:
@@ -264,61 +316,55 @@ class StreamConsumer:
         """Consume until ``stop`` is set (or, with ``idle_exit_s``, until no record came for that long)."""
         if stop is not None:
             threading.Thread(target=lambda: (stop.wait(), self._stop.set()), daemon=True).start()
-        listener = _Listener(self)
-        self.consumer.subscribe(list(self.topic_stream), listener=listener)
-        writers = [threading.Thread(target=self._writer, args=(q,), name=f"rk-writer-{i}", daemon=True)
-                   for i, q in enumerate(self._queues)]
-        for writer in writers:
-            writer.start()
+        # Started from the thread that runs the loop: a worker process dies with this thread's process.
+        self._workers = _Workers(self.settings, self.city, self.store, self.settings.consumer_workers,
+                                 self._stop)
+        self._in_flight = [0] * len(self._workers)
+        self.consumer.subscribe(list(self.topic_stream), listener=_Listener(self))
         last_lag = [0.0]
         last_record = time.monotonic()
         try:
             while not self._stop.is_set():
                 t_poll = time.perf_counter()
                 polled = self.consumer.poll(timeout_ms=200, max_records=self.settings.batch_max_records)
-                self.stats.add("poll", time.perf_counter() - t_poll)
+                t_handoff = time.perf_counter()
+                self.stats.add("poll", t_handoff - t_poll)
                 now = time.time()
                 for tp, records in polled.items():
-                    with self.parts.lock:
-                        epoch = self.parts.epoch.get(tp, 0)
-                    t_prepare = time.perf_counter()
-                    raw = [RawRecord(r.offset, r.key, r.value) for r in records]
-                    prepared = self.ingestor.prepare(self.topic_stream[tp.topic], raw, now=now)
-                    self.stats.add("prepare", time.perf_counter() - t_prepare)
-                    q = self._queues[hash(tp) % len(self._queues)]
-                    while not self._stop.is_set():
-                        try:
-                            q.put((tp, epoch, prepared), timeout=0.5)
-                            break
-                        except queue.Full:
-                            continue
+                    self._hand_off(tp, records, now)
+                self._take_replies()
+                self.stats.add("handoff", time.perf_counter() - t_handoff)
                 if polled or not self.consumer.assignment():
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
-                    for q in self._queues:
-                        q.join()
+                    self._wait_until(self._idle)
                     if not self._handle_conflicts_and_commit(last_lag):
                         break
                     continue
                 self._handle_conflicts_and_commit(last_lag)
+        except WorkerFailed as exc:
+            self._worker_error = exc
+            log.error("%s", exc)
         finally:
-            for q, writer in zip(self._queues, writers, strict=True):
-                while writer.is_alive():
-                    try:
-                        q.put(None, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                writer.join(timeout=30)
+            self._stop_workers()
             try:
                 self._handle_conflicts_and_commit(last_lag)
             except Exception:  # the broker may be gone at shutdown; Redis already holds the truth
                 log.debug("final commit failed", exc_info=True)
             self.consumer.close(autocommit=False)
-            self.dead_letters.flush()
-        if self._writer_error is not None:
-            raise self._writer_error
+        if self._worker_error is not None:
+            raise self._worker_error
         return self.stats
+
+    def _stop_workers(self) -> None:
+        """Let the workers finish what they hold (recording their replies), then stop them."""
+        assert self._workers is not None
+        self._workers.stop()
+        try:
+            self._take_replies(stopped=True)
+        except WorkerFailed as exc:
+            if self._worker_error is None and not self._stop.is_set():
+                self._worker_error = exc
 
 
 class _Listener(ConsumerRebalanceListener):

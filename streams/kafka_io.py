@@ -137,6 +137,10 @@ class DeadLetters:
     def flush(self) -> None:
         self._producer.flush()
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is pending and close the producer."""
+        self._producer.close(timeout=timeout)
+
 
 def lag_of(consumer: KafkaConsumer, positions: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
     """Records between each assigned partition's next offset and its end (the high watermark)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -50,6 +51,9 @@ class Prepared:
     next_offset: int = 0
 
 
+_offset_of = attrgetter("offset")
+
+
 class Ingestor:
     """Validates and places batches of one city, and applies them to one store."""
 
@@ -64,15 +68,22 @@ class Ingestor:
 
     def prepare(self, stream: str, records: Sequence[RawRecord], *, now: float | None = None) -> Prepared:
         """Validate and place records (in offset order). Rejections keep their original bytes."""
+        return self.prepare_columns(stream, [r.offset for r in records], [r.key for r in records],
+                                    [r.value for r in records], now=now)
+
+    def prepare_columns(self, stream: str, offsets: Sequence[int], keys: Sequence[bytes | None],
+                        values: Sequence[bytes | None], *, now: float | None = None) -> Prepared:
+        """:meth:`prepare` of records given as columns (as a consumer hands them to a worker process):
+        no object per record until it is placed or rejected."""
         now = time.time() if now is None else now
         prepared = Prepared(stream)
-        if not records:
+        if not offsets:
             return prepared
-        prepared.first_offset = records[0].offset
-        prepared.next_offset = records[-1].offset + 1
+        prepared.first_offset = offsets[0]
+        prepared.next_offset = offsets[-1] + 1
         accepted, rejections = validate_batch(
             stream,
-            [r.value for r in records],
+            values,
             now=now,
             retention_s=self.settings.retention_days * 86400,
             future_tolerance_s=self.settings.future_tolerance_s,
@@ -80,28 +91,36 @@ class Ingestor:
             pii_key=self._pii_key,
         )
         for rej in rejections:
-            prepared.rejected.append(Rejected(records[rej.index], rej.reason, rej.detail))
-        positioned = [(i, ev) for i, ev in accepted if ev.lon is not None and ev.lat is not None]
-        grids: dict[int, tuple[str | None, str | None]] = {}
+            i = rej.index
+            prepared.rejected.append(Rejected(RawRecord(offsets[i], keys[i], values[i]), rej.reason, rej.detail))
+        positioned = [ev for _, ev in accepted if ev.lon is not None and ev.lat is not None]
+        grid_ids: list[str | None] = []
+        district_codes: list[str | None] = []
         if positioned:
-            lon = np.fromiter((ev.lon for _, ev in positioned), dtype=float, count=len(positioned))
-            lat = np.fromiter((ev.lat for _, ev in positioned), dtype=float, count=len(positioned))
-            grid_ids, district_codes = self.city.assign(lon, lat)
-            for (i, _), g, d in zip(positioned, grid_ids, district_codes, strict=True):
-                grids[i] = (g, d)
+            lon = np.fromiter((ev.lon for ev in positioned), dtype=float, count=len(positioned))
+            lat = np.fromiter((ev.lat for ev in positioned), dtype=float, count=len(positioned))
+            grid_array, district_array = self.city.assign(lon, lat)
+            grid_ids, district_codes = list(grid_array), list(district_array)
+        placed = prepared.placed
+        j = 0
         for i, ev in accepted:
-            grid_id, district_code = grids.get(i, (None, None))
+            if ev.lon is not None and ev.lat is not None:
+                grid_id, district_code = grid_ids[j], district_codes[j]
+                j += 1
+            else:
+                grid_id = district_code = None
             if district_code is None:
                 if ev.district is None:
                     prepared.rejected.append(Rejected(
-                        records[i], "outside_city",
+                        RawRecord(offsets[i], keys[i], values[i]), "outside_city",
                         f"position ({ev.lon}, {ev.lat}) lies outside every district and no district is given",
                     ))
                     continue
                 # The contract's fallback: no usable position, so the record counts at district level.
                 grid_id, district_code = None, ev.district
-            prepared.placed.append(PlacedEvent(records[i].offset, ev, grid_id, district_code))
-        prepared.placed.sort(key=lambda pe: pe.offset)
+            placed.append(PlacedEvent(offsets[i], ev, grid_id, district_code))
+        placed.sort(key=_offset_of)  # already in order from Kafka: one linear pass
+        prepared.rejected.sort(key=lambda rej: rej.record.offset)
         return prepared
 
     def plan(self, prepared: Prepared, partition: int) -> tuple[int | None, BatchPlan]:

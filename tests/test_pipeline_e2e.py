@@ -28,7 +28,11 @@ def settings(kafka_bootstrap: str, redis_url: str, key_prefix: str, topic_names:
     return pipeline_settings(kafka_bootstrap, redis_url, key_prefix, topic_names)
 
 
-def test_produced_events_are_counted_once_and_visible_through_the_api(settings, city, redis_client) -> None:  # type: ignore[no-untyped-def]
+# Batch workers in processes of their own (the default) and as a thread of the consumer process.
+@pytest.mark.parametrize("workers", [2, 0])
+def test_produced_events_are_counted_once_and_visible_through_the_api(settings, city, redis_client,  # type: ignore[no-untyped-def]
+                                                                       workers: int) -> None:
+    settings = settings.model_copy(update={"consumer_workers": workers})
     producer = make_producer(settings)
     incident = {"id": "inc-1", "ts": iso(NOW - 60), "lon": TIANHE[0], "lat": TIANHE[1],
                 "category": "theft", "severity": 2}

@@ -163,7 +163,9 @@ def test_window_score_one_bucket_is_the_spike_score_and_grows_with_counts(
     assert window_score(y, m, a, 1) == pytest.approx(nb_score(y, m, a), abs=1e-9)
     more = y.copy()
     more[-1] += 1
-    assert window_score(more, m, a, width)[-1] > window_score(y, m, a, width)[-1]
+    before, after = window_score(y, m, a, width)[-1], window_score(more, m, a, width)[-1]
+    # far out in the tail the p-value underflows and the score saturates (~37): it can only stay there
+    assert after > before or after == before > 30
 
 
 def test_window_score_rejects_an_empty_window() -> None:

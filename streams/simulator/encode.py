@@ -12,6 +12,7 @@ the runner can interleave hours and streams deterministically.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Final
@@ -33,7 +34,7 @@ from streams.simulator.model import (
 from streams.simulator.profiles import CATEGORY_ORDER, TEXT_SPOTS, TEXT_TEMPLATES
 from streams.simulator.world import World
 
-__all__ = ["MALFORMED_KINDS", "EmitBatch", "encode_hour", "iso_local"]
+__all__ = ["MALFORMED_KINDS", "EmitBatch", "StageColumns", "encode_hour", "iso_local"]
 
 ID_PREFIX: Final[dict[str, str]] = {
     "incidents": "INC",
@@ -85,9 +86,39 @@ class EmitBatch:
     duplicate: np.ndarray
     late: np.ndarray
     truth: dict[int, dict[str, Any]] = field(default_factory=dict)
+    columns: StageColumns | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+
+@dataclass
+class StageColumns:
+    """The records of an :class:`EmitBatch` as columns, in the batch's order (``encode_hour(columnar=True)``).
+
+    Attributes:
+        stage, stage_no: the stage and its position in ``STAGES[stream]``.
+        event: index of each record's event in the hour chunk's ``EventFrame``.
+        ts: event time (epoch seconds, int64).
+        lon, lat: position as sent (in the record's datum, rounded to 6 decimals); NaN without one.
+        crs: the record's datum: 0 GCJ-02, 1 WGS-84, 2 BD-09.
+        district: the district code a record without position carries, else None.
+        category: category codes (positions in ``CATEGORY_ORDER[stream]``).
+        fields: the stage's stream-specific fields (``StageRecords.fields``), one value per record.
+        encode: the JSON of the records at the given positions, as ``encode_hour`` would send them.
+    """
+
+    stage: str
+    stage_no: int
+    event: np.ndarray
+    ts: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    crs: np.ndarray
+    district: np.ndarray
+    category: np.ndarray
+    fields: dict[str, np.ndarray]
+    encode: Callable[[np.ndarray], list[bytes]]
 
 
 def _objects(items: list[bytes]) -> np.ndarray:
@@ -226,19 +257,44 @@ def as_dict(rec: _Common) -> dict[str, Any]:
     return {k: v for k, v in msgspec.structs.asdict(rec).items() if v is not _U}
 
 
+@dataclass
+class _StageDraws:
+    """The per-record draws of one stage that only shape a record's JSON (not what it counts)."""
+
+    omit_stage: np.ndarray | None = None
+    phone: dict[int, str] = field(default_factory=dict)
+    text: dict[int, str] = field(default_factory=dict)
+
+
+def _stage_draws(
+    hs: HourStream, st: StageRecords, world: World, params: SimParams, rng: np.random.Generator
+) -> _StageDraws:
+    """Draw a stage's JSON-only details (omitted ``stage``, caller phone, ticket text), in the fixed order
+    the random stream of the hour requires."""
+    draws = _StageDraws()
+    m = len(st.idx)
+    if st.stage_no == 0 and params.omit_stage_share > 0:
+        draws.omit_stage = rng.random(m) < params.omit_stage_share
+    if hs.stream == "hotline" and st.stage_no == 0 and m:
+        _hotline_personal(draws, hs, st, world, params, rng)
+    return draws
+
+
 def _stage_records(
     hs: HourStream,
     st: StageRecords,
     world: World,
-    params: SimParams,
-    rng: np.random.Generator,
     ids: np.ndarray,
     positioned: np.ndarray,
     crs: np.ndarray,
     converted: tuple[np.ndarray, np.ndarray],
+    draws: _StageDraws,
+    rows: np.ndarray | None = None,
 ) -> list[Any]:
+    """The record structs of a stage: every record, or only those at ``rows`` (positions in the stage)."""
     ev = hs.events
-    idx = st.idx
+    rows = np.arange(len(st.idx)) if rows is None else np.asarray(rows, dtype=np.int64)
+    idx = st.idx[rows]
     m = len(idx)
     pos = positioned[idx]
     lon = ev.lon[idx]
@@ -260,17 +316,17 @@ def _stage_records(
         if values is None:
             columns.append(repeat(_U, m))
         elif name == "due":
-            columns.append(iso_local(values))
+            columns.append(iso_local(values[rows]))
         elif name == "sla_hours":
-            columns.append([v if v == v else _U for v in values.tolist()])  # NaN: SLA left out
+            columns.append([v if v == v else _U for v in values[rows].tolist()])  # NaN: SLA left out
         else:
-            columns.append(values.tolist())
+            columns.append(values[rows].tolist())
     recs = [
         cls(*row)
         for row in zip(
             ids[idx].tolist(),
             repeat(st.stage, m),
-            iso_local(st.ts),
+            iso_local(st.ts[rows]),
             lon.tolist(),
             lat.tolist(),
             cats,
@@ -290,47 +346,60 @@ def _stage_records(
             r = recs[j]
             r.lon = r.lat = _U
             r.district = str(codes[j])
-    if st.stage_no == 0 and params.omit_stage_share > 0:
-        for j in np.flatnonzero(rng.random(m) < params.omit_stage_share).tolist():
+    omit, phone, text = draws.omit_stage, draws.phone, draws.text
+    for j, row in enumerate(rows.tolist()):
+        if omit is not None and omit[row]:
             recs[j].stage = _U
-    if hs.stream == "hotline" and st.stage_no == 0 and m:
-        _hotline_personal(recs, hs, world, params, rng, idx)
+        if row in phone:
+            recs[j].caller_phone = phone[row]
+        if row in text:
+            recs[j].text = text[row]
     return recs
 
 
 def _hotline_personal(
-    recs: list[Any],
+    draws: _StageDraws,
     hs: HourStream,
+    st: StageRecords,
     world: World,
     params: SimParams,
     rng: np.random.Generator,
-    idx: np.ndarray,
 ) -> None:
+    idx = st.idx
     m = len(idx)
     ev = hs.events
     phone = np.flatnonzero(rng.random(m) < params.phone_share)
     drawn = np.searchsorted(world.caller_cum, rng.random(len(phone)) * world.caller_cum[-1], side="right")
     given = ev.caller[idx[phone]]
     who = np.where(given >= 0, given, np.minimum(drawn, len(world.callers) - 1))
-    for j, number in zip(phone.tolist(), world.callers[who].tolist(), strict=True):
-        recs[j].caller_phone = number
+    draws.phone = dict(zip(phone.tolist(), world.callers[who].tolist(), strict=True))
     texted = np.flatnonzero(rng.random(m) < params.text_share)
     names_zh = (
         world.districts["name_zh"].to_numpy() if "name_zh" in world.districts else world.districts.index
     )
+    names = CATEGORY_ORDER[hs.stream]
     texts = _texts(
         rng,
-        [recs[j].category for j in texted.tolist()],
+        [names[c] for c in ev.category[idx[texted]].tolist()],
         [str(x) for x in np.asarray(names_zh)[ev.district[idx[texted]]].tolist()],
     )
-    for j, text in zip(texted.tolist(), texts, strict=True):
-        recs[j].text = text
+    draws.text = dict(zip(texted.tolist(), texts, strict=True))
 
 
 def encode_hour(
-    hs: HourStream, world: World, params: SimParams, scenario_names: tuple[str, ...] = ()
+    hs: HourStream,
+    world: World,
+    params: SimParams,
+    scenario_names: tuple[str, ...] = (),
+    *,
+    columnar: bool = False,
 ) -> list[EmitBatch]:
-    """Encode one stream's hour chunk into emit batches (one per stage), defects applied."""
+    """Encode one stream's hour chunk into emit batches (one per stage), defects applied.
+
+    ``columnar``: leave the JSON out (``values`` holds only the broken records' bytes, None elsewhere) and
+    give the records as :class:`StageColumns` instead, for the column-wise history writer. The random
+    draws are the same either way, so both forms describe the same records.
+    """
     rng = hour_rng(world.seed, hs.hour, hs.stream, P_DEFECTS)
     ev = hs.events
     n = len(ev)
@@ -356,16 +425,28 @@ def encode_hour(
         m = len(st.idx)
         if m == 0:
             continue
-        recs = _stage_records(hs, st, world, params, rng, ids, positioned, crs, converted)
-        values = [_ENCODER.encode(r) for r in recs]
+        draws = _stage_draws(hs, st, world, params, rng)
+        recs: list[Any] = []
+        values: list[bytes | None]
+        if columnar:
+            values = [None] * m
+        else:
+            recs = _stage_records(hs, st, world, ids, positioned, crs, converted, draws)
+            values = [_ENCODER.encode(r) for r in recs]
         emit = st.ts.copy()
         late = rng.random(m) < params.late_share
         delay = np.clip(1200.0 * np.exp(1.2 * rng.standard_normal(m)), 120, 12 * 3600).astype(np.int64)
         emit[late] += delay[late]
         malformed = (rng.random(m) < params.malformed_share) & ~scenario_event[st.idx]
         kinds = np.searchsorted(_KIND_CUM, rng.random(m) * _KIND_CUM[-1], side="right")
-        for j in np.flatnonzero(malformed).tolist():
-            values[j] = _corrupt(recs[j], hs.stream, _KIND_NAMES[min(kinds[j], len(_KIND_NAMES) - 1)], rng)
+        bad_rows = np.flatnonzero(malformed)
+        bad_recs = (
+            _stage_records(hs, st, world, ids, positioned, crs, converted, draws, bad_rows)
+            if columnar
+            else [recs[j] for j in bad_rows.tolist()]
+        )
+        for j, rec in zip(bad_rows.tolist(), bad_recs, strict=True):
+            values[j] = _corrupt(rec, hs.stream, _KIND_NAMES[min(kinds[j], len(_KIND_NAMES) - 1)], rng)
         dup = np.flatnonzero(rng.random(m) < params.duplicate_share)
         resend = np.maximum(1, rng.exponential(90.0, len(dup))).astype(np.int64)
         seq = st.idx.astype(np.int64)
@@ -382,8 +463,11 @@ def encode_hour(
                     "scenario": scenario_names[int(ev.scenario[e])],
                     "grid_id": str(world.cell_ids[ev.cell[e]]),
                     "district_code": str(world.districts.index[ev.district[e]]),
-                    "ts": recs[j].ts,
+                    "ts": iso_local(st.ts[j : j + 1])[0],
                 }
+        columns = None
+        if columnar:
+            columns = _stage_columns(hs, st, world, ids, positioned, crs, converted, draws, dup)
         out.append(
             EmitBatch(
                 stream=hs.stream,
@@ -398,6 +482,51 @@ def encode_hour(
                 duplicate=np.concatenate([np.zeros(m, dtype=bool), np.ones(len(dup), dtype=bool)]),
                 late=np.concatenate([late, late[dup]]),
                 truth=truth,
+                columns=columns,
             )
         )
     return out
+
+
+def _stage_columns(
+    hs: HourStream,
+    st: StageRecords,
+    world: World,
+    ids: np.ndarray,
+    positioned: np.ndarray,
+    crs: np.ndarray,
+    converted: tuple[np.ndarray, np.ndarray],
+    draws: _StageDraws,
+    dup: np.ndarray,
+) -> StageColumns:
+    """A stage's records as columns (resends appended, as in the EmitBatch)."""
+    rows = np.concatenate([np.arange(len(st.idx)), dup])
+    idx = st.idx[rows]
+    datum = crs[idx]
+    lon = np.round(np.where(datum > 0, converted[0][idx], hs.events.lon[idx]), 6)
+    lat = np.round(np.where(datum > 0, converted[1][idx], hs.events.lat[idx]), 6)
+    pos = positioned[idx]
+    lon[~pos] = np.nan
+    lat[~pos] = np.nan
+    district = np.full(len(rows), None, dtype=object)
+    if not pos.all():
+        codes = world.districts.index.to_numpy(dtype=object)[hs.events.district[idx]]
+        district[~pos] = codes[~pos]
+
+    def encode(which: np.ndarray) -> list[bytes]:
+        recs = _stage_records(hs, st, world, ids, positioned, crs, converted, draws, rows[which])
+        return [_ENCODER.encode(r) for r in recs]
+
+    return StageColumns(
+        stage=st.stage,
+        stage_no=st.stage_no,
+        event=idx,
+        ts=st.ts[rows],
+        lon=lon,
+        lat=lat,
+        crs=datum,
+        district=district,
+        category=hs.events.category[idx],
+        fields={name: values[rows] for name, values in st.fields.items()},
+        encode=encode,
+    )
