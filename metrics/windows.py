@@ -33,6 +33,8 @@ STREAMS = ("incidents", "surveillance", "hotline", "hazards")
 KEPT_WINDOWS = 96
 #: Buckets whose key strings are kept for reuse (an engine run names ~50,000 keys, the same each run).
 _KEY_CACHE_MAX = 50_000
+#: Replaced bucket versions kept for windows still counting them (the buckets of a few hours).
+_PREVIOUS_MAX = 20_000
 #: A packed counter code is ``entity << _COL_BITS | column``.
 _COL_BITS = 20
 _COL_MASK = (1 << _COL_BITS) - 1
@@ -161,6 +163,15 @@ def _merge(codes: np.ndarray, values: np.ndarray, buckets: Sequence[_Bucket], si
     return np.insert(codes, at[new], added[new]), np.insert(values, at[new], sums[new])
 
 
+def _dense_ranks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes (ascending) and each code's position among them, in linear time."""
+    if not len(codes):
+        return codes, codes
+    present = np.bincount(codes) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[codes]
+
+
 class WindowSums:
     """Reads counter windows and series from Redis (see the module docstring).
 
@@ -176,6 +187,9 @@ class WindowSums:
         self._partitions = partitions
         self._codes = {"g": CounterCodes(), "d": CounterCodes()}
         self._buckets: dict[str, _Bucket] = {}
+        # The version each bucket had before its latest read (or before it expired): a kept window that
+        # still counts that version subtracts it, even after another window read the new one.
+        self._previous: dict[str, _Bucket] = {}
         self._windows: list[tuple[tuple[Any, ...], _Window]] = []
         self._session: _ReadSession | None = None
         # (scope, partitions) -> (tier, bucket) -> the bucket's counter keys, one per partition
@@ -298,6 +312,7 @@ class WindowSums:
                 stream = key[key.index("{") + 1:key.index("}")].rpartition(".")[0]
                 # The version was read before the contents: if a batch landed in between, the next read
                 # sees a newer version and reads the hash again.
+                self._retire(key)
                 self._buckets[key] = _Bucket(
                     version_of[key],  # type: ignore[arg-type]
                     self._codes[scope].encode(stream, fields),
@@ -305,8 +320,22 @@ class WindowSums:
                 )
         for key, v in zip(hash_keys, versions, strict=True):
             if v is None:
-                self._buckets.pop(key, None)
+                self._retire(key)
         return [self._buckets[key] for key in hash_keys if key in self._buckets]
+
+    def _retire(self, key: str) -> None:
+        bucket = self._buckets.pop(key, None)
+        if bucket is not None:
+            if len(self._previous) >= _PREVIOUS_MAX:
+                self._previous.clear()  # windows that still need one start afresh
+            self._previous[key] = bucket
+
+    def _at(self, key: str, version: bytes) -> _Bucket | None:
+        """The bucket's contents as of ``version``, if still at hand."""
+        for bucket in (self._buckets.get(key), self._previous.get(key)):
+            if bucket is not None and bucket.version == version:
+                return bucket
+        return None
 
     # ------------------------------------------------------------------ windows
     def window_frame(self, level: Level, start: float, end: float, now: float,
@@ -325,8 +354,8 @@ class WindowSums:
             if not stale and not fresh and window.wide is not None:
                 self._remember(family, window, replacing=window)
                 return self._handed_out(window, level)
-            old = [self._buckets[key] for key in stale
-                   if key in self._buckets and self._buckets[key].version == window.versions[key]]
+            at_hand = [self._at(key, window.versions[key]) for key in stale]
+            old = [bucket for bucket in at_hand if bucket is not None]
             if len(old) == len(stale):
                 loaded = self.load(fresh, [present[key] for key in fresh])
                 packed, values = _merge(window.codes, window.values, old, -1.0)
@@ -344,18 +373,21 @@ class WindowSums:
             names = self._codes["g" if level == "grid" else "d"]
             held = window.values != 0
             packed, values = window.codes[held], window.values[held]
-            # codes sort by entity first: rows come out in code order, columns need their own ranks
-            entity_codes, rows = np.unique(packed >> _COL_BITS, return_inverse=True)
-            column_codes, cols = np.unique(packed & _COL_MASK, return_inverse=True)
-            matrix = np.zeros((len(entity_codes), len(column_codes)))
-            matrix[rows, cols] = values
-            entities, columns = names.entity_names[entity_codes], names.column_names[column_codes]
+            # codes are small integers: which are present and their positions by counting, not sorting
+            entity_codes, rows = _dense_ranks(packed >> _COL_BITS)
+            column_codes, cols = _dense_ranks(packed & _COL_MASK)
+            # rows and columns in name order: each present code's place among them, then one scatter
             r_order = np.argsort(names.entity_ranks[entity_codes])
             c_order = np.argsort(names.column_ranks[column_codes])
+            r_place, c_place = np.empty_like(r_order), np.empty_like(c_order)
+            r_place[r_order] = np.arange(len(r_order))
+            c_place[c_order] = np.arange(len(c_order))
+            matrix = np.zeros((len(entity_codes), len(column_codes)))
+            matrix[r_place[rows], c_place[cols]] = values
             window.wide = pd.DataFrame(
-                matrix[np.ix_(r_order, c_order)],
-                index=pd.Index(entities[r_order], dtype=object),
-                columns=pd.Index(columns[c_order], dtype=object),
+                matrix,
+                index=pd.Index(names.entity_names[entity_codes[r_order]], dtype=object),
+                columns=pd.Index(names.column_names[column_codes[c_order]], dtype=object),
             )
         if level != "city":
             return window.wide

@@ -88,7 +88,7 @@ class IndexEngine:
         self._levels: dict[str, pd.Series] | None = None
         # Between runs: the previous periods' scores and the baselines, reused while their inputs hold.
         self._previous_memo: dict[tuple[str, str], object] = {}
-        self._baseline_memo: dict[str, tuple[tuple[pd.DataFrame, ...], pd.DataFrame]] = {}
+        self._baseline_memo: dict[tuple[str, float], tuple[tuple[pd.DataFrame, ...], pd.DataFrame]] = {}
         weeks = [i.baseline_weeks for i in config.indicators if i.kind == "surge"]
         self.baseline_weeks = max(weeks) if weeks else 0
         self.windows = sorted(config.windows_used(), key=WINDOWS.__getitem__)
@@ -102,14 +102,16 @@ class IndexEngine:
         """Mean over the previous weeks of the clock hour [hour_end - 1 h, hour_end) of the same weekday."""
         frames = tuple(self._window(level, end - HOUR_S, end)
                        for end in (hour_end - week * WEEK_S for week in range(1, self.baseline_weeks + 1)))
-        kept = self._baseline_memo.get(level)
+        kept = self._baseline_memo.get((level, hour_end))
         if kept is not None and all(a is b for a, b in zip(kept[0], frames, strict=True)):
             return kept[1]  # the same unchanged windows: the same frame (callers memoise on identity)
         total = frames[0]
         for frame in frames[1:]:
             total = total.add(frame, fill_value=0.0)
         baseline = total / self.baseline_weeks
-        self._baseline_memo[level] = (frames, baseline)
+        # one per level and period (now, a day and a week ago); older hours are dropped
+        self._baseline_memo = {k: v for k, v in self._baseline_memo.items() if k[1] > hour_end - 2 * WEEK_S}
+        self._baseline_memo[(level, hour_end)] = (frames, baseline)
         return baseline
 
     def city_data(self, as_of: float, attributes: Mapping[str, pd.DataFrame] | None = None) -> CityData:
