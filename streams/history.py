@@ -157,11 +157,14 @@ class HistoryWriter:
             over partitions, so every figure is the same); None: each event's own partition, as the
             consumers write them. One partition means a quarter of the hashes and a third fewer fields
             (a busy cell-hour's fields would otherwise repeat in each partition).
+        clears_flag: whether ``write`` ends by clearing the "history is being written" flag
+            (``Keys.backfill_running``); several writers working together leave it to their caller.
     """
 
     def __init__(self, settings, city, store, *, partitions: int,  # type: ignore[no-untyped-def]
                  state_days: float = 3.0, now: float | None = None,
-                 counter_partition: int | None = 0) -> None:
+                 counter_partition: int | None = 0, clears_flag: bool = True) -> None:
+        self.clears_flag = clears_flag
         self.settings = settings
         self.city = city
         self.store = store
@@ -219,7 +222,8 @@ class HistoryWriter:
             self._drain()
         finally:
             self._pool.shutdown(wait=True)
-            self.store.client.delete(self.store.keys.backfill_running())
+            if self.clears_flag:
+                self.store.client.delete(self.store.keys.backfill_running())
         self.summary.seconds = time.perf_counter() - began
         return self.summary
 
@@ -370,14 +374,7 @@ class HistoryWriter:
             grid_ids.tolist(), self._district_names[district[rows]].tolist(),
             category_names[category[rows]].tolist(),
             (sla_hours[rows] if sla_hours is not None else np.full(len(rows), np.nan)).tolist(), strict=True):
-            state = states.get(event_id)
-            if state is None:
-                state = states[event_id] = {}
-            state["s:" + stage] = repr(t)
-            if "d" not in state:
-                state["d"] = d
-                state["g"] = g
-                state["c"] = c
+            state = _note_stage(states, event_id, stage, t, g, d, c)
             if sla == sla and stage == stage_names[0]:
                 state["sla"] = repr(sla)
 
@@ -397,14 +394,7 @@ class HistoryWriter:
             keys[take].tolist(), stage_names[stage_no[take]].tolist(), ts[take].tolist(), grid_ids.tolist(),
             self._district_names[district[take]].tolist(), category_names[category[take]].tolist(),
             letters.tolist(), due[take].tolist(), strict=True):
-            state = states.get(event_id)
-            if state is None:
-                state = states[event_id] = {}
-            state["s:" + stage] = repr(t)
-            if "d" not in state:
-                state["d"] = d
-                state["g"] = g
-                state["c"] = c
+            state = _note_stage(states, event_id, stage, t, g, d, c)
             if letter is not None:
                 state["grade"] = letter
                 state["grade:" + stage] = letter
@@ -583,6 +573,21 @@ class HistoryWriter:
         self._submit([], None, recent=recent)
 
 
+def _note_stage(states: dict[str, dict[str, str]], event_id: str, stage: str, ts: float, grid_id: str,
+                district_code: str, category: str) -> dict[str, str]:
+    """Note one counted record in its event's lifecycle state, as the ledger does: the stage's time, and
+    the place and category of the event's first counted record."""
+    state = states.get(event_id)
+    if state is None:
+        state = states[event_id] = {}
+    state["s:" + stage] = repr(ts)
+    if "d" not in state:
+        state["d"] = district_code
+        state["g"] = grid_id
+        state["c"] = category
+    return state
+
+
 def _compact_limits(client: object) -> tuple[int, bytes]:
     """Redis's limits for a compact hash (entries, value length): a larger hash is a hashtable. The
     defaults when the server does not say (CONFIG may be disabled): Redis's own, 128/64 (6.x: 512/64)."""
@@ -646,8 +651,9 @@ def write_history(settings, city, store, world: World, params: SimParams,  # typ
     processes = max(1, min(processes, total // min_hours_per_process))
 
     def writer() -> HistoryWriter:
+        # with several processes the engines stay paused until the last one is done
         return HistoryWriter(settings, city, store, partitions=partitions, now=now,
-                             counter_partition=counter_partition)
+                             counter_partition=counter_partition, clears_flag=processes == 1)
 
     if processes == 1:
         return writer().write(world, params, plans, start=start, until=until, hours=(first_hour, last_hour),
@@ -687,6 +693,7 @@ def write_history(settings, city, store, world: World, params: SimParams,  # typ
         summary.process_seconds.append(part.seconds)
         for reason, n in part.rejected.items():
             summary.rejected[reason] += n
+    store.client.delete(store.keys.backfill_running())
     return summary
 
 
