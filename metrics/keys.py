@@ -88,6 +88,13 @@ class Keys:
         the bucket ends (plus slack)."""
         return f"{self.root}:{self.tag(stream, partition)}:c:{tier}:{scope}:{bucket}"
 
+    def parse_counters(self, key: str) -> tuple[str, int, Granularity, Scope, int]:
+        """``(stream, partition, tier, scope, bucket)`` of a key made by :meth:`counters`."""
+        tag, _, rest = key[len(self.root) + 2:].partition("}:c:")
+        stream, _, partition = tag.rpartition(".")
+        tier, scope, bucket = rest.split(":")
+        return stream, int(partition), tier, scope, int(bucket)  # type: ignore[return-value]
+
     def counter_versions(self, stream: str, partition: int) -> str:
         """HASH counter key -> its version (incremented by every batch that writes it): readers see which
         buckets changed with one HMGET per partition. Fields of expired buckets stay until the hash itself

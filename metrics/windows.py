@@ -108,10 +108,6 @@ class CounterCodes:
         """Counter column names by code (object array)."""
         return self._named("c", self._columns)
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return len(self._entities), len(self._columns)
-
 
 @dataclass
 class _Bucket:
@@ -274,15 +270,14 @@ class WindowSums:
         return [known[key] for key in hash_keys]
 
     def _read_versions(self, hash_keys: Sequence[str]) -> list[bytes | None]:
-        by_tag: dict[str, list[int]] = {}
+        by_partition: dict[tuple[str, int], list[int]] = {}
         for i, key in enumerate(hash_keys):
-            by_tag.setdefault(key[key.index("{"):key.index("}") + 1], []).append(i)
+            by_partition.setdefault(self.keys.parse_counters(key)[:2], []).append(i)
         out: list[bytes | None] = [None] * len(hash_keys)
         pipe = self.client.pipeline(transaction=False)
         order = []
-        for tag, positions in by_tag.items():
-            stream, _, part = tag[1:-1].rpartition(".")
-            pipe.hmget(self.keys.counter_versions(stream, int(part)), [hash_keys[i] for i in positions])
+        for (stream, partition), positions in by_partition.items():
+            pipe.hmget(self.keys.counter_versions(stream, partition), [hash_keys[i] for i in positions])
             order.append(positions)
         for positions, reply in zip(order, pipe.execute(), strict=True):
             for i, version in zip(positions, reply, strict=True):
@@ -308,8 +303,7 @@ class WindowSums:
                     at = fields.index(_VERSION_FIELD)
                     fields = fields[:at] + fields[at + 1:]
                     values = values[:at] + values[at + 1:]
-                scope = key.split(":c:", 1)[1].split(":", 2)[1]
-                stream = key[key.index("{") + 1:key.index("}")].rpartition(".")[0]
+                stream, _, _, scope, _ = self.keys.parse_counters(key)
                 # The version was read before the contents: if a batch landed in between, the next read
                 # sees a newer version and reads the hash again.
                 self._retire(key)

@@ -10,10 +10,13 @@ from collections import Counter
 import pandas as pd
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geo.city import CityModel
 from kapok.commands import _simulator_args
 from kapok.settings import load_settings
+from metrics.keys import Keys
 from metrics.store import MetricsStore
 from streams import simulator
 from streams.backfill import StoreSink
@@ -148,3 +151,13 @@ def test_series_of_one_cell_per_hour(filled, key_prefix: str) -> None:
         got = +Counter({(busiest, str(c)): float(v) for c, v in row.items() if v != 0})
         assert got == expected, bucket
     assert store.series("grid", start, end, entity="no-such-cell").to_numpy().sum() == 0
+
+
+@given(prefix=st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True),
+       stream=st.sampled_from(["incidents", "surveillance", "hotline", "hazards"]),
+       partition=st.integers(0, 511), tier=st.sampled_from(["5m", "1h", "1d"]), scope=st.sampled_from(["g", "d"]),
+       bucket=st.integers(0, 4_000_000_000))
+def test_counter_keys_parse_back(prefix: str, stream: str, partition: int, tier: str, scope: str, bucket: int) -> None:
+    keys = Keys(prefix)
+    key = keys.counters(stream, partition, tier, scope, bucket)  # type: ignore[arg-type]
+    assert keys.parse_counters(key) == (stream, partition, tier, scope, bucket)
