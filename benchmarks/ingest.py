@@ -106,8 +106,10 @@ def main() -> None:
         say(f"  {baseline:,.0f} records/s")
 
         say("red kapok consumer")
-        store = MetricsStore(make_redis(settings), prefix=prefix)
+        redis = make_redis(settings)
+        store = MetricsStore(redis, prefix=prefix)
         consumer = StreamConsumer(settings, city, store)
+        redis.config_resetstat()
         stop = threading.Event()
         runner = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
         runner.start()
@@ -144,6 +146,10 @@ def main() -> None:
             f"{name} {1e6 * used / applied:.1f}" for name, used in cpu_used.items())
             + f"; whole machine {1e6 * busy / applied:.1f} "
             f"(of {cores * 1e6 * (last - first) / applied:.1f} on {cores} cores)")
+        say("  Redis time by command (us per record): " + ", ".join(
+            f"{name.removeprefix('cmdstat_')} {stat['usec'] / applied:.2f}"
+            for name, stat in sorted(redis.info("commandstats").items(), key=lambda kv: -kv[1]["usec"])
+            if stat["usec"] / applied >= 0.05))
         say(f"  batches {consumer.stats.batches}, mean records per batch "
             f"{consumer.stats.records / max(1, consumer.stats.batches):.0f}")
         batch = sorted(consumer.stats.batch_seconds)

@@ -8,7 +8,8 @@
 -- ARGV[6] the payload, MessagePack (one C call to decode, instead of one argument per field):
 --   { counters = { {expire_at, {field, ...}, {inc, ...}}, ... }  (a field at most once per hash),
 --     state_ttl, states = { state JSON, ... }, register = {field, value, ...},
---     stats = {field, inc, ...}, last_ts, recent = {score, member, ...} }
+--     stats = {field, inc, ...}, last_ts, recent = {score, member, ...},
+--     compact_entries, long_value }  (see metrics.connect.compact_hash_limits)
 -- Returns {1, new_offset} when applied, {0, stored_offset or ""} on a conflict (nothing written).
 --
 -- Bulk commands, not one per field: a script's redis.call costs several times what a HINCRBY itself
@@ -24,13 +25,22 @@ local p = cmsgpack.unpack(ARGV[6])
 local CHUNK = 1000
 
 -- Numbers reach Redis as "%.17g": integers below 1e17 in plain digits, as HINCRBY writes them.
+-- A compact hash (ziplist or listpack) is scanned on every field read and write: at a few hundred fields
+-- that is about ten times a hashtable's work per field, and most of a batch's time. A batch taking a
+-- hash past BIG fields makes it a hashtable first (one value too long for the compact form converts it;
+-- the field is removed at the end). Smaller hashes stay compact, which is what they are good for.
+local BIG = 64
+local CONVERT = '~convert'
+
 local function add(key, fields, incs)
-  local fresh = redis.call('EXISTS', key) == 0
+  local size = redis.call('HLEN', key)
+  local convert = size <= p.compact_entries and size + #fields > BIG
+  if convert then redis.call('HSET', key, CONVERT, p.long_value) end
   for lo = 1, #fields, CHUNK do
     local hi = math.min(lo + CHUNK - 1, #fields)
     local args = {}
     local n = 0
-    if fresh then
+    if size == 0 then
       for i = lo, hi do
         args[n + 1] = fields[i]; args[n + 2] = incs[i]; n = n + 2
       end
@@ -42,6 +52,7 @@ local function add(key, fields, incs)
     end
     redis.call('HSET', key, unpack(args))
   end
+  if convert then redis.call('HDEL', key, CONVERT) end
 end
 
 local function put(command, key, flat)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import redis
 
+from metrics.connect import compact_hash_limits
 from metrics.keys import EXPIRY_SLACK_S, RECENT_MAX, TIERS, Granularity, Keys
 from metrics.ledger import BatchPlan
 from metrics.windows import STREAMS, Level, WindowSums
@@ -58,6 +59,7 @@ class MetricsStore:
         # text they serve the drill-down for two days.
         self.recent_retention_s = self.text_retention_s or 2 * 86400
         self._apply = client.register_script(_APPLY_LUA)
+        self._compact_limits: tuple[int, bytes] | None = None  # read at the first batch
         # The read path (window sums kept between reads) lives in metrics.windows.
         self.windows = WindowSums(client, self.keys, self._read_partitions)
 
@@ -141,6 +143,9 @@ class MetricsStore:
         encode = _state_encoder.encode
         states = [encode(fields).decode() for fields in plan.states.values()]
         stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
+        if self._compact_limits is None:
+            self._compact_limits = compact_hash_limits(self.client)
+        compact_entries, long_value = self._compact_limits
         stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
         payload = {
             "counters": counters,
@@ -153,6 +158,8 @@ class MetricsStore:
             "stats": [x for name, n in stats.items() if n for x in (name, n)],
             "last_ts": plan.last_ts,
             "recent": [x for score, member in plan.recent for x in (score, member.decode())],
+            "compact_entries": compact_entries,
+            "long_value": long_value.decode(),
         }
         argv = [
             "" if expected_offset is None else str(expected_offset),

@@ -45,6 +45,7 @@ import redis
 
 from geo.datum import bd09_to_gcj02, wgs84_to_gcj02
 from metrics import ledger
+from metrics.connect import compact_hash_limits
 from metrics.hazards.register import register_entry
 from metrics.keys import EXPIRY_SLACK_S, RECENT_MAX, TIERS
 from metrics.ledger import BatchPlan, measure_columns
@@ -189,7 +190,7 @@ class HistoryWriter:
         self._merge = store.client.register_script(_MERGE_LUA)
         store.client.script_load(_MERGE_LUA)  # MULTI/EXEC below calls it by its hash
         self._field_bulk: dict[str, bytes] = {}
-        self._compact_entries, self._dummy_value = _compact_limits(store.client)
+        self._compact_entries, self._dummy_value = compact_hash_limits(store.client)
         self._pool: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
         self._registered: set[tuple[str, int]] = set()
@@ -586,22 +587,6 @@ def _note_stage(states: dict[str, dict[str, str]], event_id: str, stage: str, ts
         state["g"] = grid_id
         state["c"] = category
     return state
-
-
-def _compact_limits(client: object) -> tuple[int, bytes]:
-    """Redis's limits for a compact hash (entries, value length): a larger hash is a hashtable. The
-    defaults when the server does not say (CONFIG may be disabled): Redis's own, 128/64 (6.x: 512/64)."""
-    entries, value = 128, 64
-    if not isinstance(client, redis.Redis):
-        return entries, b"x" * (value + 1)
-    try:
-        config = client.config_get("hash-max-*")
-    except redis.ResponseError:  # managed servers may refuse CONFIG
-        return entries, b"x" * (value + 1)
-    config = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in config.items()}
-    entries = config.get("hash-max-listpack-entries", config.get("hash-max-ziplist-entries", entries))
-    value = config.get("hash-max-listpack-value", config.get("hash-max-ziplist-value", value))
-    return entries, b"x" * (value + 1)
 
 
 def _bulk(value: bytes) -> bytes:

@@ -161,3 +161,22 @@ def test_counter_keys_parse_back(prefix: str, stream: str, partition: int, tier:
     keys = Keys(prefix)
     key = keys.counters(stream, partition, tier, scope, bucket)  # type: ignore[arg-type]
     assert keys.parse_counters(key) == (stream, partition, tier, scope, bucket)
+
+
+def test_counter_hashes_past_64_fields_are_hashtables_and_keep_no_marker(filled, key_prefix: str) -> None:
+    """The batch script converts a hash it takes past 64 fields (a compact hash is scanned on every
+    access): the marker field it converts with is gone, and small hashes stay compact."""
+    store, _sink, _later, _now = filled
+    client = store.client
+    sizes = {"big": 0, "small": 0}
+    for key in client.scan_iter(match=f"{key_prefix}:v1:*:c:*", count=1000):
+        size = client.hlen(key)
+        encoding = client.object("encoding", key)
+        assert not client.hexists(key, "~convert")
+        if size > 64:
+            sizes["big"] += 1
+            assert encoding == b"hashtable", (key, size)
+        else:
+            sizes["small"] += 1
+            assert encoding in (b"ziplist", b"listpack"), (key, size)
+    assert sizes["big"] and sizes["small"]
