@@ -79,9 +79,9 @@ def test_toml_syntax_error_names_the_line() -> None:
             "unknown measure 'count'",
         ),
         (
-            "goalposts = [0.0, 2.0]\n\n[indicator.incident_surge]",
-            "goalposts = [2.0, 0.0]\n\n[indicator.incident_surge]",
-            "goalposts = [2.0, 0.0]",
+            "goalposts = [0.0, 5.0]\n\n[indicator.incident_surge]",
+            "goalposts = [5.0, 0.0]\n\n[indicator.incident_surge]",
+            "goalposts = [5.0, 0.0]",
             "indicator.property_fraud.goalposts",
             "low < high",
         ),

@@ -96,15 +96,29 @@ def test_surge_compares_the_last_clock_hour_with_the_same_hour_of_previous_weeks
     engine, store = make_engine(monte_carlo=False, changes=False)
     as_of = NOW - 17  # 10:30
     hour_end = as_of - 1800  # the last complete clock hour is 09:00-10:00
+    week_3 = 3 * WEEK
     for week, count in ((1, 2), (2, 4), (4, 6), (5, 100)):  # week 5 lies beyond the 4-week baseline
         for _ in range(count):
             store.add(hour_end - week * WEEK - 60, "b", "incidents.fight.n")
+    store.add(hour_end - week_3 - 60, "a", "incidents.theft.n")  # week 3: data, none of it in "b"
     store.add(hour_end - 60, "b", "incidents.fight.n")
     store.add(hour_end + 60, "b", "incidents.fight.n")  # the unfinished hour does not count
     frames = engine.city_data(as_of).grid.frames
     assert frames["1h_baseline"].loc["b", "incidents.fight.n"] == pytest.approx((2 + 4 + 0 + 6) / 4)
     assert frames["1h"].loc["b", "incidents.fight.n"] == 1.0
     assert ("grid", hour_end - HOUR - WEEK, hour_end - WEEK) in store.reads
+
+
+def test_surge_baseline_averages_only_the_weeks_the_store_has() -> None:
+    # A store one week old: the weeks before it are missing, not quiet, so the hour is compared with
+    # the one week there is (averaging in three empty weeks would show a surge of about 4 everywhere).
+    engine, store = make_engine(monte_carlo=False, changes=False)
+    as_of = NOW - 17
+    hour_end = as_of - 1800
+    for _ in range(8):
+        store.add(hour_end - WEEK - 60, "b", "incidents.fight.n")
+    frames = engine.city_data(as_of).grid.frames
+    assert frames["1h_baseline"].loc["b", "incidents.fight.n"] == pytest.approx(8.0)
 
 
 def test_first_run_takes_previous_levels_from_the_store(monkeypatch: pytest.MonkeyPatch) -> None:

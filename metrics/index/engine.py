@@ -99,7 +99,10 @@ class IndexEngine:
         return self.reader.window_frame(level, start, end)
 
     def _baseline(self, level: str, hour_end: float) -> pd.DataFrame:
-        """Mean over the previous weeks of the clock hour [hour_end - 1 h, hour_end) of the same weekday."""
+        """Mean over the previous weeks of the clock hour [hour_end - 1 h, hour_end) of the same weekday,
+        over the weeks whose hour holds any data: a store younger than ``baseline_weeks`` (a new
+        deployment, the demo while it writes history) would otherwise average in empty weeks and show
+        every area surging."""
         frames = tuple(self._window(level, end - HOUR_S, end)
                        for end in (hour_end - week * WEEK_S for week in range(1, self.baseline_weeks + 1)))
         kept = self._baseline_memo.get((level, hour_end))
@@ -108,7 +111,7 @@ class IndexEngine:
         total = frames[0]
         for frame in frames[1:]:
             total = total.add(frame, fill_value=0.0)
-        baseline = total / self.baseline_weeks
+        baseline = total / max(1, sum(not frame.empty for frame in frames))
         # one per level and period (now, a day and a week ago); older hours are dropped
         self._baseline_memo = {k: v for k, v in self._baseline_memo.items() if k[1] > hour_end - 2 * WEEK_S}
         self._baseline_memo[(level, hour_end)] = (frames, baseline)

@@ -101,11 +101,16 @@ def change_contributions(
         ones = np.ones(member.shape[0])
         dd = by_dimension(t, ones, member)  # e x k
         scale_i = by_dimension(np.abs(t), ones, member)
-        weights_now = np.where(cur.ind_weights > 0, cur.ind_weights, prev.ind_weights)
+        # Where a dimension's indicator terms cancel (its score is unchanged, but its weight moved
+        # because another dimension came or went), its term is shared by the indicators' weights of
+        # both periods, normalised within the dimension so the shares still add up to 1.
+        both = cur.ind_weights + prev.ind_weights
+        both_sum = spread(by_dimension(both, ones, member), member)
         ok_i = spread(np.abs(dd) > 1e-9 * np.maximum(scale_i, 1e-300), member)
         dd_i = spread(dd, member)
         with np.errstate(all="ignore"):
-            share = np.where(ok_i, t / np.where(ok_i, dd_i, 1.0), weights_now)
+            by_weight = np.where(both_sum > 0, both / np.where(both_sum > 0, both_sum, 1.0), 0.0)
+            share = np.where(ok_i, t / np.where(ok_i, dd_i, 1.0), by_weight)
         out = spread(dim_effect, member) * share
     bad = np.isnan(cur.index) | np.isnan(prev.index)
     return np.where(bad[:, None], np.nan, out)
