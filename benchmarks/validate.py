@@ -29,25 +29,11 @@ import msgspec  # noqa: E402
 
 from streams.schemas import CATEGORIES, STAGES, STREAMS  # noqa: E402
 from streams.validate import validate_batch  # noqa: E402
+from tests.workload import DISTRICT_CODES  # noqa: E402
 
 N_RECORDS = 200_000
 BATCH = 5000  # the consumer's default batch_max_records
 RUNS = 5
-DISTRICT_CODES = frozenset(
-    {
-        "440103",
-        "440104",
-        "440105",
-        "440106",
-        "440111",
-        "440112",
-        "440113",
-        "440114",
-        "440115",
-        "440117",
-        "440118",
-    }
-)
 TEXTS = (
     "楼下餐馆油烟很大，晚上十点后仍有噪音，请处理。",
     "小区垃圾两天没有清运。",

@@ -19,6 +19,7 @@ from streams.simulator import FileSink, MemorySink, add_arguments, run
 from streams.simulator.replay import ReplayMapping, load_mapping, read_rows, replay
 from streams.simulator.runner import BadRow
 from streams.validate import validate_batch
+from tests.workload import DISTRICT_CODES
 
 TOPICS = {
     "incidents": "incidents",
@@ -26,21 +27,6 @@ TOPICS = {
     "hotline": "hotline",
     "hazards": "hazards",
 }
-DISTRICTS = frozenset(
-    {
-        "440103",
-        "440104",
-        "440105",
-        "440106",
-        "440111",
-        "440112",
-        "440113",
-        "440114",
-        "440115",
-        "440117",
-        "440118",
-    }
-)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +150,7 @@ def test_csv_with_mapping_reports_bad_rows_by_line(tmp_path) -> None:
         now=1795600800,
         retention_s=35 * 86400,
         future_tolerance_s=600,
-        district_codes=DISTRICTS,
+        district_codes=DISTRICT_CODES,
         pii_key=b"k",
     )
     assert len(accepted) == 3 and rejected == []

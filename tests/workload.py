@@ -15,6 +15,11 @@ import numpy as np
 
 from geo.city import CityModel
 
+#: The eleven district codes of Guangzhou (GB/T 2260), for tests that validate without the city model.
+DISTRICT_CODES = frozenset(
+    {"440103", "440104", "440105", "440106", "440111", "440112", "440113", "440114", "440115", "440117", "440118"}
+)
+
 STAGES = {
     "incidents": ["reported", "dispatched", "arrived", "closed"],
     "surveillance": ["detected", "reviewed"],
