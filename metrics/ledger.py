@@ -5,26 +5,30 @@ and hands the plan to :meth:`metrics.store.MetricsStore.apply_batch`, which appl
 the partition's stored offset is still the one it read. Keeping the domain rules here, not in Lua, keeps
 them testable and lets the script stay a generic "compare offset, then write" step.
 
-Two passes: a sequential one decides, record by record in offset order, which records are new (the
-duplicate check needs the order) and what each knows of its event's earlier stages; a vectorised one turns
-the accepted records into measures and sums them per bucket, entity and category. The second pass is
-where the time would go per record, so it is numpy and pandas, not a Python loop.
+Two passes: a sequential one decides, in offset order, which records are new (the duplicate check needs
+the order) and what each knows of its event's earlier stages; a vectorised one turns the accepted records
+into measures and sums them per bucket, entity and category. The consumer's workers spend most of their
+time here, so both passes work on columns: the sequential pass is sorts and lookups over arrays
+(:func:`_decide_columns`) with Python per record only to write the states. The same rules record by
+record, the easiest form to read, are the reference ``tests/test_fastpath_ledger.py`` holds it to.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import numpy as np
 import pandas as pd
 
 from metrics.keys import ALL_CATEGORIES, RECENT_MAX, TIERS, TOTAL_MEASURES, Granularity, Scope
-from streams.schemas import FIRST_STAGE, STAGES, Event
+from streams.schemas import STAGES, Event
 
 #: Default hotline response SLA when a ticket does not carry ``sla_hours``.
 DEFAULT_SLA_HOURS = 24.0
@@ -85,73 +89,196 @@ class BatchPlan:
 
 @dataclass
 class _Accepted:
-    """Columns of the accepted records, filled by the sequential pass."""
+    """Columns of the accepted records, in offset order (what both sequential passes give)."""
 
-    rows: list[int] = field(default_factory=list)
-    grid: list[str | None] = field(default_factory=list)
-    district: list[str] = field(default_factory=list)
-    started: list[float] = field(default_factory=list)
-    sla_hours: list[float] = field(default_factory=list)
+    events: list[Event]
+    ts: np.ndarray  # float, event time
+    stage_no: np.ndarray  # int64, position of the stage in ``STAGES[stream]``
+    category: np.ndarray  # object
+    grid: np.ndarray  # object: str, or None for a district-only record
+    district: np.ndarray  # object: str
+    started: np.ndarray  # float: event time of the event's first stage when known before, else NaN
+    sla_hours: np.ndarray  # float: the ticket's SLA known before, else the default
+
+    def __len__(self) -> int:
+        return len(self.events)
 
 
-def _decide(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Mapping[str, str]], plan: BatchPlan,
-            register: Callable[[Mapping[str, str], Event], bytes] | None) -> _Accepted:
-    """Sequential pass: duplicates, placement of stage updates, what each record knows of its start."""
-    acc = _Accepted()
-    rows, grids, districts, starts, slas = acc.rows, acc.grid, acc.district, acc.started, acc.sla_hours
-    states = plan.states
-    working: dict[str, dict[str, str]] = {}
-    first_fields = {stream: "s:" + stage for stream, stage in FIRST_STAGE.items()}
-    nan = math.nan
-    for i, pe in enumerate(placed):
-        ev = pe.event
-        event_id = ev.id
-        state = working.get(event_id)
-        if state is None:
-            prior = prior_states.get(event_id)
-            state = dict(prior) if prior else {}
-            working[event_id] = state
-        stage_field = "s:" + ev.stage
-        if stage_field in state:
-            plan.duplicates += 1
-            continue
-        # What the event knew before this record (its start, its SLA), read before the record's updates.
-        started = state.get(first_fields[ev.stream])
-        sla = state.get("sla")
-        # Stage updates stay in the cell and district of the event's first accepted record.
-        district_code = state.get("d")
-        if district_code is not None:
-            grid_id = state["g"] or None
-        else:
-            grid_id, district_code = pe.grid_id, pe.district_code
-            state["d"] = district_code
-            state["g"] = grid_id or ""
-            state["c"] = ev.category
-        state[stage_field] = repr(ev.ts)
-        if ev.sla_hours is not None and ev.is_first_stage:
-            state["sla"] = repr(ev.sla_hours)
-        if ev.grade is not None:
-            state["grade"] = ev.grade
-            # Per stage too: a late `reported` must not overwrite what `assessed` decided.
-            state["grade:" + ev.stage] = ev.grade
-        if ev.due is not None:
-            state["due"] = repr(ev.due)
-            state["due:" + ev.stage] = repr(ev.due)
-        states[event_id] = state  # the whole state: the store replaces it in one write
-        if register is not None:
-            plan.registers[event_id] = register(state, ev)
-        rows.append(i)
-        grids.append(grid_id)
-        districts.append(district_code)
-        starts.append(nan if started is None else float(started))
-        slas.append(DEFAULT_SLA_HOURS if sla is None else float(sla))
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of the values (``np.array`` would make a 2-d array of equal-length tuples)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def optional_floats(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Floats of optional numbers (NaN where None) and where a value is present (a mask)."""
+    column = _objects(values)
+    present = np.not_equal(column, None)
+    column[~present] = math.nan
+    return column.astype(float), present
+
+
+_float_encoder = msgspec.json.Encoder()
+
+
+def float_reprs(values: list[float]) -> list[str]:
+    """``[repr(v) for v in values]`` for floats, several times faster: ``repr`` of a float costs about a
+    microsecond, and a state holds one per stage. msgspec writes the same shortest round-trip digits, in
+    the same positional form, for magnitudes in [1e-4, 1e16) and zero (repr turns to exponents outside;
+    msgspec writes non-finite numbers as null); other values, and non-floats, go through ``repr``."""
+    if not values:
+        return []
+    if set(map(type, values)) == {float}:
+        magnitude = np.abs(np.array(values, dtype=float))
+        plain = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (magnitude == 0.0)
+        if plain.all():
+            return _float_encoder.encode(values)[1:-1].decode().split(",")
+    return [repr(v) for v in values]
+
+
+_STAGE_NO = {stream: {stage: i for i, stage in enumerate(stages)} for stream, stages in STAGES.items()}
+_STAGE_FIELDS = {stream: np.array(["s:" + stage for stage in stages], dtype=object)
+                 for stream, stages in STAGES.items()}
+
+
+def _decide_columns(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Mapping[str, str]],
+                    plan: BatchPlan) -> _Accepted:
+    """The sequential pass on whole columns: duplicates, placements, starts, SLAs and states, with Python
+    per record only where a state is written (``tests/test_fastpath_ledger.py`` has the same rules
+    record by record).
+
+    A record is new when its (event, stage) is neither in its event's stored state nor earlier in the
+    batch. Before a record, its event knows its first-stage time and SLA from the stored state or from the
+    batch's new first-stage record when that came earlier; its place is the stored one or that of the
+    event's first new record. All records are of one stream (as :func:`plan_batch` requires).
+    """
+    n = len(placed)
+    events = [pe.event for pe in placed]
+    stream = events[0].stream
+    stages = STAGES[stream]
+    first_field = "s:" + stages[0]
+    ids = [e.id for e in events]
+    codes, event_ids = pd.factorize(_objects(ids))
+    n_events = len(event_ids)
+    event_ids = event_ids.tolist()
+    stage_index = _STAGE_NO[stream]
+    stage_no = np.array([stage_index[e.stage] for e in events], dtype=np.int64)
+    # New in the batch: the first record of each (event, stage) ...
+    _, first_rows = np.unique(codes * len(stages) + stage_no, return_index=True)
+    new = np.zeros(n, dtype=bool)
+    new[first_rows] = True
+    # ... whose stage the stored state does not hold.
+    priors = list(map(prior_states.get, event_ids))
+    with_prior = [e for e, prior in enumerate(priors) if prior]
+    if with_prior:
+        has_prior = np.zeros(n_events, dtype=bool)
+        has_prior[with_prior] = True
+        for r in np.flatnonzero(new & has_prior[codes]).tolist():
+            if "s:" + events[r].stage in priors[codes[r]]:  # type: ignore[operator]
+                new[r] = False
+    rows = np.flatnonzero(new)
     plan.accepted = len(rows)
-    return acc
+    plan.duplicates = n - len(rows)
+    row_list = rows.tolist()
+    code = codes[rows]
+    stage_acc = stage_no[rows]
+    ts_values = [events[r].ts for r in row_list]
+    ts = np.array(ts_values, dtype=float)
 
+    # Place: where the event's first new record is, unless its stored state places it.
+    with_new, first_new = np.unique(code, return_index=True)
+    event_grid = np.empty(n_events, dtype=object)
+    event_district = np.empty(n_events, dtype=object)
+    first_placed = [placed[r] for r in rows[first_new].tolist()]
+    event_grid[with_new] = _objects([pe.grid_id for pe in first_placed])
+    event_district[with_new] = _objects([pe.district_code for pe in first_placed])
+    placed_by_state = np.zeros(n_events, dtype=bool)
+    stored_start = np.full(n_events, math.nan)
+    stored_sla = np.full(n_events, math.nan)
+    sla_stored = np.zeros(n_events, dtype=bool)
+    has_new = np.zeros(n_events, dtype=bool)
+    has_new[with_new] = True
+    for e in with_prior:
+        prior = priors[e]
+        if not has_new[e]:
+            continue  # nothing new: its state is neither read nor written
+        assert prior is not None
+        if prior.get("d") is not None:
+            event_district[e] = prior["d"]
+            event_grid[e] = prior["g"] or None
+            placed_by_state[e] = True
+        if (value := prior.get(first_field)) is not None:
+            stored_start[e] = float(value)
+        if (value := prior.get("sla")) is not None:
+            stored_sla[e] = float(value)
+            sla_stored[e] = True
+    # A later record reads the cell back from the state, where "no cell" is stored as "".
+    grid = event_grid[code]
+    grid[grid == ""] = None
+    own = ~placed_by_state[with_new]
+    grid[first_new[own]] = event_grid[with_new[own]]
+    district = event_district[code]
 
-def _column(events: list[Event], name: str) -> np.ndarray:
-    """One optional numeric field of the events as floats (NaN where absent)."""
-    return np.array([math.nan if (v := getattr(e, name)) is None else float(v) for e in events], dtype=float)
+    # The start and SLA a record knows: stored, or set by its event's new first-stage record before it.
+    sla_values = [events[r].sla_hours for r in row_list]
+    sla_sent, sla_given = optional_floats(sla_values)
+    first_stage = stage_acc == 0
+    first_at = np.full(n_events, len(rows), dtype=np.int64)
+    first_at[code[first_stage]] = np.flatnonzero(first_stage)
+    before = first_at[code]
+    after_first = before < np.arange(len(rows))
+    ts_pad = np.append(ts, math.nan)
+    started = np.where(after_first, ts_pad[before], stored_start[code])
+    sla_set = np.append(np.where(sla_given, sla_sent, math.nan), math.nan)
+    sla_known = np.append(sla_given, False)
+    set_in_batch = after_first & sla_known[before]
+    sla_hours = np.where(set_in_batch, sla_set[before],
+                         np.where(sla_stored[code], stored_sla[code], DEFAULT_SLA_HOURS))
+
+    # The states, keys in the order the record-by-record pass writes them: a state is made at its event's
+    # first new record (the stored state, else the place), then takes each new record's stage time.
+    accepted_events = [events[r] for r in row_list]
+    categories = [e.category for e in accepted_events]
+    code_list = code.tolist()
+    made: list[dict[str, str]] = []
+    made_ids: list[str] = []
+    first_new_in_order = np.sort(first_new)
+    for j in first_new_in_order.tolist():
+        e = code_list[j]
+        pe = placed[row_list[j]]
+        prior = priors[e]
+        state = dict(prior) if prior else {}
+        if state.get("d") is None:
+            state["d"] = pe.district_code
+            state["g"] = pe.grid_id or ""
+            state["c"] = categories[j]
+        made.append(state)
+        made_ids.append(event_ids[e])
+    plan.states.update(zip(made_ids, made, strict=True))
+    state_of = np.empty(n_events, dtype=object)
+    state_of[code[first_new_in_order]] = _objects(made)
+    targets = state_of[code].tolist()
+    field_of = _STAGE_FIELDS[stream][stage_acc].tolist()
+    ts_text = float_reprs(ts_values)
+    grades = [e.grade for e in accepted_events]
+    dues = [e.due for e in accepted_events]
+    if not sla_given.any() and grades.count(None) == len(grades) and dues.count(None) == len(dues):
+        for state, key, text in zip(targets, field_of, ts_text, strict=True):
+            state[key] = text
+    else:
+        for j, (state, key, text) in enumerate(zip(targets, field_of, ts_text, strict=True)):
+            state[key] = text
+            stage = accepted_events[j].stage
+            if sla_values[j] is not None and stage_acc[j] == 0:
+                state["sla"] = repr(sla_values[j])
+            if (grade := grades[j]) is not None:
+                state["grade"] = grade
+                state["grade:" + stage] = grade  # a late `reported` must not overwrite what `assessed` decided
+            if (due := dues[j]) is not None:
+                state["due"] = repr(due)
+                state["due:" + stage] = repr(due)
+    return _Accepted(accepted_events, ts, stage_acc, _objects(categories), grid, district, started, sla_hours)
 
 
 def measure_columns(stream: str, stage_no: np.ndarray, ts: np.ndarray, started: np.ndarray, sla_hours: np.ndarray,
@@ -220,93 +347,147 @@ def measure_columns(stream: str, stage_no: np.ndarray, ts: np.ndarray, started: 
     return names, np.column_stack([out[m] for m in names])
 
 
-def _measures(stream: str, events: list[Event], acc: _Accepted) -> dict[str, np.ndarray]:
-    """Measure columns (one value per accepted record) of a batch's events: :func:`measure_columns`."""
-    stages = STAGES[stream]
-    stage_no = np.array([stages.index(e.stage) for e in events], dtype=np.int64)
-    ts = np.fromiter((e.ts for e in events), dtype=float, count=len(events))
+def _measures(stream: str, acc: _Accepted) -> tuple[tuple[str, ...], np.ndarray]:
+    """Measure columns (one row per accepted record) of a batch: :func:`measure_columns`."""
+    events = acc.events
     fields: dict[str, np.ndarray] = {}
     if stream == "incidents":
-        fields["severity"] = _column(events, "severity")
+        fields["severity"] = optional_floats([e.severity for e in events])[0]
     elif stream == "surveillance":
-        fields["confidence"] = _column(events, "confidence")
-        fields["verified"] = _column(events, "verified")
+        fields["confidence"] = optional_floats([e.confidence for e in events])[0]
+        fields["verified"] = optional_floats([e.verified for e in events])[0]
     elif stream == "hotline":
-        fields["satisfaction"] = _column(events, "satisfaction")
+        fields["satisfaction"] = optional_floats([e.satisfaction for e in events])[0]
     elif stream == "hazards":
         fields["grade"] = np.array([math.nan if e.grade is None else "ABCD".index(e.grade) for e in events],
                                    dtype=float)
-    names, values = measure_columns(stream, stage_no, ts, np.asarray(acc.started, dtype=float),
-                                    np.asarray(acc.sla_hours, dtype=float), fields)
-    return {name: values[:, j] for j, name in enumerate(names)}
+    return measure_columns(stream, acc.stage_no, acc.ts, acc.started, acc.sla_hours, fields)
 
 
-def _sum_counters(plan: BatchPlan, ts: np.ndarray, category: np.ndarray, acc: _Accepted,
-                  measures: dict[str, np.ndarray], now: float) -> None:
-    """Vectorised pass: sum the measures per (tier, scope, bucket, entity, category) into the plan."""
-    district = np.asarray(acc.district, dtype=object)
-    grid = np.asarray(acc.grid, dtype=object)
-    has_grid = np.array([g is not None for g in acc.grid], dtype=bool)
-    names = list(measures)
-    values = np.column_stack([measures[m] for m in names])
+def _sum_counters(plan: BatchPlan, acc: _Accepted, names: tuple[str, ...], values: np.ndarray,
+                  now: float) -> None:
+    """Vectorised pass: sum the measures per (tier, scope, bucket, entity, category) into the plan, one
+    part per tier, scope and measure; in a part, groups in order of bucket, then entity and category by
+    first appearance."""
+    ts = acc.ts
+    n = len(ts)
+    has_grid = np.not_equal(acc.grid, None)
+    # Codes of every column once. Within a hash, fields follow entities and categories by first
+    # appearance; a subset of the rows (some buckets no longer kept) numbers its entities again.
+    grid_codes, grid_names = pd.factorize(acc.grid[has_grid])
+    grid_code = np.full(n, -1, dtype=np.int64)
+    grid_code[has_grid] = grid_codes
+    district_code, district_names = pd.factorize(acc.district)
+    entity_column = {"g": grid_code, "d": district_code}
+    entity_bars = {"g": np.asarray(grid_names, dtype=object) + "|",
+                   "d": np.asarray(district_names, dtype=object) + "|"}
+    detailed_codes, detailed_names = pd.factorize(acc.category)
     for tier in TIERS.values():
         if tier.detailed:
-            cat_codes, cat_names = pd.factorize(category)
+            cat_codes, cat_names = detailed_codes, list(detailed_names)
         else:
-            cat_codes, cat_names = np.zeros(len(category), dtype=np.int64), pd.Index([ALL_CATEGORIES])
+            cat_codes, cat_names = np.zeros(n, dtype=np.int64), [ALL_CATEGORIES]
         if tier.name == "1d":
             bucket = (np.floor((ts + _DAY_OFFSET) / 86400) * 86400 - _DAY_OFFSET).astype(np.int64)
         else:
             bucket = (np.floor(ts / tier.seconds) * tier.seconds).astype(np.int64)
         # A late record for a bucket the store no longer keeps would only create a key that expires at once.
         alive = bucket + tier.seconds + tier.retention_s > now
+        all_alive = bool(alive.all())
         for scope in tier.scopes:
-            rows = alive & has_grid if scope == "g" else alive
-            if not rows.any():
+            rows = np.flatnonzero(alive & has_grid if scope == "g" else alive)
+            if not len(rows):
                 continue
-            ent_codes, ent_names = pd.factorize(grid[rows] if scope == "g" else district[rows])
-            b_codes, b_values = pd.factorize(bucket[rows])
-            n_ent, n_cat = len(ent_names), len(cat_names)
-            combo = (b_codes.astype(np.int64) * n_ent + ent_codes) * n_cat + cat_codes[rows]
-            groups, inverse = np.unique(combo, return_inverse=True)
-            g_bucket = np.asarray(b_values)[groups // (n_ent * n_cat)]
-            prefixes = (np.asarray(ent_names, dtype=object)[(groups // n_cat) % n_ent] + "|"
-                        + np.asarray(cat_names, dtype=object)[groups % n_cat] + "|")
-            for j, measure in enumerate(names):
-                if scope == "g" and measure == "rec":
-                    continue  # ``rec`` feeds the district figures and /stats only
-                if not tier.detailed and measure not in TOTAL_MEASURES:
-                    continue
-                summed = np.rint(np.bincount(inverse, weights=values[rows, j], minlength=len(groups)))
-                nonzero = np.flatnonzero(summed)
-                if nonzero.size:
-                    plan.counter_parts.append((tier.name, scope, g_bucket[nonzero],
-                                               prefixes[nonzero] + measure, summed[nonzero].astype(np.int64)))
+            columns = [j for j, measure in enumerate(names)
+                       if not (scope == "g" and measure == "rec")  # ``rec`` feeds the district figures only
+                       and (tier.detailed or measure in TOTAL_MEASURES)]
+            entity = entity_column[scope][rows]
+            bars = entity_bars[scope]
+            if not all_alive:
+                entity, uniques = pd.factorize(entity)
+                bars = bars[uniques]
+            row_buckets = bucket[rows]
+            first_bucket = int(row_buckets.min())
+            b_codes = (row_buckets - first_bucket) // tier.seconds  # buckets are whole multiples apart
+            n_buckets = int(b_codes.max()) + 1
+            if n_buckets <= len(rows):
+                b_values = first_bucket + np.arange(n_buckets, dtype=np.int64) * tier.seconds
+            else:  # buckets far apart: number the ones present
+                b_values, b_codes = np.unique(row_buckets, return_inverse=True)
+                n_buckets = len(b_values)
+            n_ent, n_cat, n_col = len(bars), len(cat_names), len(columns)
+            combo = (b_codes * n_ent + entity) * n_cat + cat_codes[rows]
+            space = n_buckets * n_ent * n_cat
+            if space <= 4 * len(rows) + 1024:
+                groups, inverse = None, combo  # few slots: sum into every one, no sort
+            else:
+                groups, inverse = np.unique(combo, return_inverse=True)
+            n_groups = space if groups is None else len(groups)
+            # Every column summed in one bincount; each sum adds its records in order, as a bincount per
+            # column does (and the values are whole numbers, so the sums are exact anyway).
+            slots = (inverse[:, None] * n_col + np.arange(n_col)).ravel()
+            summed = np.rint(np.bincount(slots, weights=values[np.ix_(rows, columns)].ravel(),
+                                         minlength=n_groups * n_col)).reshape(n_groups, n_col).T
+            measure_at, group_at = np.nonzero(summed)  # measure by measure, groups in order
+            if not len(group_at):
+                continue
+            increments = summed[measure_at, group_at].astype(np.int64)
+            if groups is not None:
+                group_at = groups[group_at]
+            # "<entity>|" + "<category>|<measure>": one string concatenation per field.
+            tails = np.array([f"{c}|{names[j]}" for j in columns for c in cat_names], dtype=object)
+            fields = bars[(group_at // n_cat) % n_ent] + tails[measure_at * n_cat + group_at % n_cat]
+            buckets = b_values[group_at // (n_ent * n_cat)]
+            cuts = np.searchsorted(measure_at, np.arange(n_col + 1)).tolist()
+            for lo, hi in itertools.pairwise(cuts):
+                if hi > lo:
+                    plan.counter_parts.append((tier.name, scope, buckets[lo:hi], fields[lo:hi],
+                                               increments[lo:hi]))
 
 
 _DAY_OFFSET = -TIERS["1d"].bucket_start(0)  # seconds from a UTC midnight back to the Shanghai day start
 _recent_encoder = msgspec.json.Encoder()
-_SUMMARY_FIELDS = ("severity", "confidence", "verified", "satisfaction", "grade", "caller_mask", "camera_id")
+
+
+class _Summary(msgspec.Struct, omit_defaults=True, gc=False):
+    """A recent-list entry: the first seven fields always, the others when present (in this order)."""
+
+    stream: str
+    id: str
+    stage: str
+    category: str
+    ts: float
+    grid: str | None
+    district: str
+    severity: int | None = None
+    confidence: float | None = None
+    verified: bool | None = None
+    satisfaction: int | None = None
+    grade: str | None = None
+    caller_mask: str | None = None
+    camera_id: str | None = None
+    text: str | None = None
+
+
+def _summary(ev: Event, grid_id: str | None, district_code: str, keep_text: bool) -> _Summary:
+    return _Summary(ev.stream, ev.id, ev.stage, ev.category, ev.ts, grid_id, district_code, ev.severity,
+                    ev.confidence, ev.verified, ev.satisfaction, ev.grade, ev.caller_mask, ev.camera_id,
+                    ev.text[:500] if keep_text and ev.text else None)
 
 
 def recent_summary(ev: Event, grid_id: str | None, district_code: str, keep_text: bool) -> bytes:
     """What the drill-down shows of a record: personal data only masked, text only while it may be kept."""
-    summary: dict[str, object] = {
-        "stream": ev.stream,
-        "id": ev.id,
-        "stage": ev.stage,
-        "category": ev.category,
-        "ts": ev.ts,
-        "grid": grid_id,
-        "district": district_code,
-    }
-    for name in _SUMMARY_FIELDS:
-        value = getattr(ev, name)
-        if value is not None:
-            summary[name] = value
-    if keep_text and ev.text:
-        summary["text"] = ev.text[:500]
-    return _recent_encoder.encode(summary)
+    return _recent_encoder.encode(_summary(ev, grid_id, district_code, keep_text))
+
+
+def _recent_summaries(events: Sequence[Event], grids: Sequence[str | None], districts: Sequence[str],
+                      keep_text: bool) -> list[bytes]:
+    """:func:`recent_summary` of each record, encoded in one call (JSON lines hold no raw newline)."""
+    if not events:
+        return []
+    lines = _recent_encoder.encode_lines(
+        [_summary(ev, g, d, keep_text) for ev, g, d in zip(events, grids, districts, strict=True)])
+    return lines.split(b"\n")[:-1]
 
 
 def plan_batch(
@@ -332,20 +513,26 @@ def plan_batch(
     if not placed:
         return plan
     now = time.time() if now is None else now
-    acc = _decide(placed, prior_states, plan, register)
-    if not acc.rows:
+    acc = _decide_columns(placed, prior_states, plan)
+    if not len(acc):
         return plan
-    events = [placed[i].event for i in acc.rows]
-    stream = events[0].stream
-    ts = np.fromiter((e.ts for e in events), dtype=float, count=len(events))
-    category = np.array([e.category for e in events], dtype=object)
+    if register is not None:
+        # One entry per event, made from its state after its last accepted record (the state is final
+        # once the pass is over), in the order the events were first accepted.
+        last = {ev.id: ev for ev in acc.events}
+        plan.registers.update((event_id, register(plan.states[event_id], ev)) for event_id, ev in last.items())
+    stream = acc.events[0].stream
+    ts = acc.ts
     plan.last_ts = float(ts.max())
-    _sum_counters(plan, ts, category, acc, _measures(stream, events, acc), now)
+    names, values = _measures(stream, acc)
+    _sum_counters(plan, acc, names, values, now)
     # The drill-down lists events, so only first-stage records go to the recent list.
-    is_event = np.array([e.is_first_stage for e in events], dtype=bool)
-    newest = [j for j in np.argsort(-ts, kind="stable") if is_event[j]][:RECENT_MAX]
-    for j in newest:
-        if recent_since is not None and ts[j] < recent_since:
-            break
-        plan.recent.append((float(ts[j]), recent_summary(events[j], acc.grid[j], acc.district[j], keep_text)))
+    order = np.argsort(-ts, kind="stable")
+    newest = order[acc.stage_no[order] == 0][:RECENT_MAX]
+    if recent_since is not None:
+        newest = newest[np.logical_and.accumulate(~(ts[newest] < recent_since))]
+    rows = newest.tolist()
+    summaries = _recent_summaries([acc.events[j] for j in rows], acc.grid[newest].tolist(),
+                                  acc.district[newest].tolist(), keep_text)
+    plan.recent = list(zip(ts[newest].tolist(), summaries, strict=True))
     return plan

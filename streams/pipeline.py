@@ -16,7 +16,7 @@ import numpy as np
 from geo.city import CityModel
 from kapok.settings import Settings
 from metrics.hazards.register import register_entry
-from metrics.ledger import BatchPlan, PlacedEvent, plan_batch
+from metrics.ledger import BatchPlan, PlacedEvent, optional_floats, plan_batch
 from metrics.store import ApplyResult, MetricsStore
 from streams.schemas import Event
 from streams.validate import validate_batch
@@ -93,22 +93,19 @@ class Ingestor:
         for rej in rejections:
             i = rej.index
             prepared.rejected.append(Rejected(RawRecord(offsets[i], keys[i], values[i]), rej.reason, rej.detail))
-        positioned = [ev for _, ev in accepted if ev.lon is not None and ev.lat is not None]
-        grid_ids: list[str | None] = []
-        district_codes: list[str | None] = []
-        if positioned:
-            lon = np.fromiter((ev.lon for ev in positioned), dtype=float, count=len(positioned))
-            lat = np.fromiter((ev.lat for ev in positioned), dtype=float, count=len(positioned))
-            grid_array, district_array = self.city.assign(lon, lat)
-            grid_ids, district_codes = list(grid_array), list(district_array)
+        # Every accepted record is placed in one call; one without a position has NaN there, which places
+        # nowhere, like a position outside every district.
+        lon, has_lon = optional_floats([ev.lon for _, ev in accepted])
+        lat, has_lat = optional_floats([ev.lat for _, ev in accepted])
+        positioned = has_lon & has_lat
+        if positioned.any():
+            grid_array, district_array = self.city.assign(np.where(positioned, lon, np.nan),
+                                                          np.where(positioned, lat, np.nan))
+        else:
+            grid_array = district_array = np.full(len(accepted), None, dtype=object)
         placed = prepared.placed
-        j = 0
-        for i, ev in accepted:
-            if ev.lon is not None and ev.lat is not None:
-                grid_id, district_code = grid_ids[j], district_codes[j]
-                j += 1
-            else:
-                grid_id = district_code = None
+        for (i, ev), grid_id, district_code in zip(accepted, grid_array.tolist(), district_array.tolist(),
+                                                   strict=True):
             if district_code is None:
                 if ev.district is None:
                     prepared.rejected.append(Rejected(
@@ -125,9 +122,8 @@ class Ingestor:
 
     def plan(self, prepared: Prepared, partition: int) -> tuple[int | None, BatchPlan]:
         """Read the stored offset and lifecycle states, and plan the batch's writes against them."""
-        stored, states = self.store.read_states(
-            prepared.stream, partition, (pe.event.id for pe in prepared.placed)
-        )
+        stored, states = self.store.read_states(prepared.stream, partition,
+                                                [pe.event.id for pe in prepared.placed])
         return stored, self.plan_with(prepared, states)
 
     def plan_with(self, prepared: Prepared, states: Mapping[str, Mapping[str, str]], *,
