@@ -24,7 +24,6 @@ local p = cmsgpack.unpack(ARGV[6])
 -- Arguments per call stay well below the Lua stack limit of unpack (8,000).
 local CHUNK = 1000
 
--- Numbers reach Redis as "%.17g": integers below 1e17 in plain digits, as HINCRBY writes them.
 -- A compact hash (ziplist or listpack) is scanned on every field read and write: at a few hundred fields
 -- that is about ten times a hashtable's work per field, and most of a batch's time. A batch taking a
 -- hash past BIG fields makes it a hashtable first (one value too long for the compact form converts it;
@@ -32,6 +31,7 @@ local CHUNK = 1000
 local BIG = 64
 local CONVERT = '~convert'
 
+-- Numbers reach Redis as "%.17g": integers below 1e17 in plain digits, as HINCRBY writes them.
 local function add(key, fields, incs)
   local size = redis.call('HLEN', key)
   local convert = size <= p.compact_entries and size + #fields > BIG

@@ -137,6 +137,31 @@ def float_reprs(values: list[float]) -> list[str]:
     return [repr(v) for v in values]
 
 
+def first_of_each_stage(event: np.ndarray, stage_no: np.ndarray) -> np.ndarray:
+    """Rows holding the first record of each (event, stage), records in processing order; ``event`` and
+    ``stage_no`` are small non-negative integer codes. Every later one is a duplicate of it."""
+    if not len(event):
+        return np.zeros(0, dtype=np.int64)
+    key = event.astype(np.int64) * (int(stage_no.max()) + 1) + stage_no
+    return np.unique(key, return_index=True)[1]
+
+
+def first_stage_before(event: np.ndarray, stage_no: np.ndarray, ts: np.ndarray, sla_hours: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What an event's first-stage record in a batch tells its later records there, over counted records
+    in processing order (each (event, stage) once; ``event`` small integer codes): whether it came
+    before, its event time, and the SLA it carried (NaN where it did not come before or carried none)."""
+    n = len(event)
+    first_at = np.full(int(event.max()) + 1 if n else 0, n, dtype=np.int64)
+    first = np.flatnonzero(stage_no == 0)
+    first_at[event[first]] = first
+    before = first_at[event]
+    after_first = before < np.arange(n)
+    started = np.where(after_first, np.append(ts, math.nan)[before], math.nan)
+    sla = np.where(after_first, np.append(sla_hours, math.nan)[before], math.nan)
+    return after_first, started, sla
+
+
 _STAGE_NO = {stream: {stage: i for i, stage in enumerate(stages)} for stream, stages in STAGES.items()}
 _STAGE_FIELDS = {stream: np.array(["s:" + stage for stage in stages], dtype=object)
                  for stream, stages in STAGES.items()}
@@ -165,9 +190,8 @@ def _decide_columns(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Ma
     stage_index = _STAGE_NO[stream]
     stage_no = np.array([stage_index[e.stage] for e in events], dtype=np.int64)
     # New in the batch: the first record of each (event, stage) ...
-    _, first_rows = np.unique(codes * len(stages) + stage_no, return_index=True)
     new = np.zeros(n, dtype=bool)
-    new[first_rows] = True
+    new[first_of_each_stage(codes, stage_no)] = True
     # ... whose stage the stored state does not hold.
     priors = list(map(prior_states.get, event_ids))
     with_prior = [e for e, prior in enumerate(priors) if prior]
@@ -223,17 +247,9 @@ def _decide_columns(placed: Sequence[PlacedEvent], prior_states: Mapping[str, Ma
     # The start and SLA a record knows: stored, or set by its event's new first-stage record before it.
     sla_values = [events[r].sla_hours for r in row_list]
     sla_sent, sla_given = optional_floats(sla_values)
-    first_stage = stage_acc == 0
-    first_at = np.full(n_events, len(rows), dtype=np.int64)
-    first_at[code[first_stage]] = np.flatnonzero(first_stage)
-    before = first_at[code]
-    after_first = before < np.arange(len(rows))
-    ts_pad = np.append(ts, math.nan)
-    started = np.where(after_first, ts_pad[before], stored_start[code])
-    sla_set = np.append(np.where(sla_given, sla_sent, math.nan), math.nan)
-    sla_known = np.append(sla_given, False)
-    set_in_batch = after_first & sla_known[before]
-    sla_hours = np.where(set_in_batch, sla_set[before],
+    after_first, batch_start, batch_sla = first_stage_before(code, stage_acc, ts, sla_sent)
+    started = np.where(after_first, batch_start, stored_start[code])
+    sla_hours = np.where(~np.isnan(batch_sla), batch_sla,
                          np.where(sla_stored[code], stored_sla[code], DEFAULT_SLA_HOURS))
 
     # The states, keys in the order the record-by-record pass writes them: a state is made at its event's
@@ -505,8 +521,8 @@ def plan_batch(
     whose (id, stage) was accepted before — in Redis or earlier in this batch — is a duplicate: counted as
     such and nothing else. Stage updates are counted in the grid and district of the event's first record
     when that is known, so a ticket's lifecycle stays in one place. ``recent_since`` (epoch s) leaves
-    older records out of the recent-events list; ``register`` computes a register entry from an event's
-    state after each accepted record (the hazard register).
+    older records out of the recent-events list; ``register`` computes a register entry of each event
+    with accepted records, from its state after the last of them (the hazard register).
     """
     plan = BatchPlan()
     placed = list(placed)

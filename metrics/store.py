@@ -182,10 +182,10 @@ class MetricsStore:
         # One encoder call for every state (JSON lines hold no raw newline), not one per state.
         states = _state_encoder.encode_lines(list(plan.states.values())).decode().split("\n")[:-1]
         stats = {"accepted": plan.accepted, "duplicates": plan.duplicates}
+        stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
         if self._compact_limits is None:
             self._compact_limits = compact_hash_limits(self.client)
         compact_entries, long_value = self._compact_limits
-        stats.update({f"rej:{reason}": n for reason, n in plan.rejected.items()})
         payload = {
             "counters": counters,
             "state_ttl": self.state_ttl_s.get(stream, self.retention_s),

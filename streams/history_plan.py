@@ -21,9 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from metrics.keys import ALL_CATEGORIES, TIERS, TOTAL_MEASURES, Granularity, Scope
-from metrics.ledger import (
-    DEFAULT_SLA_HOURS,
-)
+from metrics.ledger import DEFAULT_SLA_HOURS, first_of_each_stage, first_stage_before
 
 __all__ = ["CounterWrite", "Decided", "FieldNames", "decide", "kafka_partitions", "murmur2", "sum_counters"]
 
@@ -84,10 +82,10 @@ class Decided:
     Attributes:
         new: accepted and not a duplicate (counted).
         duplicate: accepted by validation, but its (event, stage) was accepted before.
-        started: event time of the event's first-stage record when it was counted before this record,
-            else NaN (what ``_Accepted.started`` holds in the ledger).
-        sla_hours: the SLA the event's first-stage record carried when counted before this record, else
-            the default (``_Accepted.sla_hours``).
+        started: for a counted record, the event time of its event's first-stage record when that was
+            counted before it, else NaN (what ``_Accepted.started`` holds in the ledger); NaN for others.
+        sla_hours: for a counted record, the SLA its event's first-stage record carried when counted
+            before it, else the default (``_Accepted.sla_hours``); the default for others.
     """
 
     new: np.ndarray
@@ -108,25 +106,17 @@ def decide(event: np.ndarray, stage_no: np.ndarray, ts: np.ndarray, sla_hours: n
         valid: the record passed validation and placement (rejected records count nothing).
     """
     n = len(event)
-    position = np.arange(n)
     valid_rows = np.flatnonzero(valid)
-    key = event[valid_rows].astype(np.int64) * 16 + stage_no[valid_rows]
-    _, first = np.unique(key, return_index=True)
     new = np.zeros(n, dtype=bool)
-    new[valid_rows[first]] = True
+    new[valid_rows[first_of_each_stage(event[valid_rows], stage_no[valid_rows])]] = True
     duplicate = valid & ~new
-    # the counted first-stage record of each event: where it is, when it happened, its SLA
-    events = int(event.max()) + 1 if n else 0
-    first_at = np.full(events, n, dtype=np.int64)
-    first_ts = np.full(events, np.nan)
-    first_sla = np.full(events, np.nan)
-    counted_first = np.flatnonzero(new & (stage_no == 0))
-    first_at[event[counted_first]] = position[counted_first]
-    first_ts[event[counted_first]] = ts[counted_first]
-    first_sla[event[counted_first]] = sla_hours[counted_first]
-    after_first = first_at[event] < position
-    started = np.where(after_first, first_ts[event], np.nan)
-    sla = np.where(after_first & ~np.isnan(first_sla[event]), first_sla[event], DEFAULT_SLA_HOURS)
+    counted = np.flatnonzero(new)
+    _, first_ts, first_sla = first_stage_before(event[counted], stage_no[counted], ts[counted],
+                                                sla_hours[counted])
+    started = np.full(n, np.nan)
+    started[counted] = first_ts
+    sla = np.full(n, DEFAULT_SLA_HOURS)
+    sla[counted] = np.where(np.isnan(first_sla), DEFAULT_SLA_HOURS, first_sla)
     return Decided(new, duplicate, started, sla)
 
 
