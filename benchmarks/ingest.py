@@ -32,7 +32,7 @@ from kapok.settings import load_settings  # noqa: E402
 from metrics.connect import make_redis  # noqa: E402
 from metrics.store import MetricsStore  # noqa: E402
 from streams.consumer import StreamConsumer  # noqa: E402
-from streams.kafka_io import make_producer  # noqa: E402
+from streams.kafka_io import fetch_as_columns, make_producer  # noqa: E402
 from tests.workload import mixed_workload  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
@@ -59,11 +59,15 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def bare_rate(bootstrap: str, topics: list[str], total: int) -> float:
+def bare_rate(bootstrap: str, topics: list[str], total: int, *, columnar: bool = False) -> float:
+    """Records per second a consumer reads and drops: kafka-python as shipped (the baseline), or with the
+    consumer's columnar record decoding (``columnar``, for the note on where the time goes)."""
     consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=f"bare-{uuid.uuid4().hex[:6]}",
                              auto_offset_reset="earliest", enable_auto_commit=False,
                              max_poll_interval_ms=10000, max_poll_records=5000,
                              fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=4 * 1024 * 1024)
+    if columnar:
+        fetch_as_columns(consumer)
     seen, first = 0, None
     while seen < total:
         polled = consumer.poll(timeout_ms=500)
@@ -71,9 +75,9 @@ def bare_rate(bootstrap: str, topics: list[str], total: int) -> float:
             if first is None:
                 first = time.perf_counter()
                 cpu_first = cpu_seconds(os.getpid())
-            seen += len(records)
+            seen += sum(len(columns) for columns in records) if columnar else len(records)
     elapsed = time.perf_counter() - (first or time.perf_counter())
-    say(f"  CPU per record (us) of the bare consumer: {1e6 * (cpu_seconds(os.getpid()) - cpu_first) / total:.1f}")
+    say(f"  CPU per record (us): {1e6 * (cpu_seconds(os.getpid()) - cpu_first) / total:.1f}")
     consumer.close(autocommit=False)
     return total / elapsed
 
@@ -104,6 +108,10 @@ def main() -> None:
         baseline = bare_rate(svc.kafka_bootstrap, [topics[s] for s in ("incidents", "surveillance", "hotline")],
                              total)
         say(f"  {baseline:,.0f} records/s")
+        say("the same read with the consumer's columnar record decoding (streams/record_batches.py)")
+        columnar = bare_rate(svc.kafka_bootstrap, [topics[s] for s in ("incidents", "surveillance", "hotline")],
+                             total, columnar=True)
+        say(f"  {columnar:,.0f} records/s")
 
         say("red kapok consumer")
         redis = make_redis(settings)
@@ -157,6 +165,7 @@ def main() -> None:
             "events_per_s": round(rate),
             "baseline_events_per_s": round(baseline),
             "ratio": round(rate / baseline, 3),
+            "columnar_read_events_per_s": round(columnar),
             "records": total,
             "batch_p50_ms": round(1000 * batch[len(batch) // 2], 1) if batch else None,
             "counts_exact": exact,

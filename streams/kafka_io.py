@@ -16,9 +16,12 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.consumer.fetcher import Fetcher
+from kafka.errors import CorruptRecordError, TopicAlreadyExistsError
+from kafka.protocol.consumer import IsolationLevel
 
 from kapok.settings import Settings
+from streams.record_batches import RecordColumns, decode_batches
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,14 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     return KafkaProducer(**cfg)
 
 
-def make_consumer(settings: Settings, *, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
-    """A consumer in the configured group with the overrides this module's docstring explains."""
+def make_consumer(settings: Settings, *, group_id: str | None = None, columnar: bool = False,
+                  **overrides: Any) -> KafkaConsumer:
+    """A consumer in the configured group with the overrides this module's docstring explains.
+
+    ``columnar``: ``poll`` returns, per partition, a list of :class:`RecordColumns` (normally one per fetch)
+    instead of a ``ConsumerRecord`` per record; ``max_records`` then counts those lists' items. See
+    :func:`fetch_as_columns`.
+    """
     cfg: dict[str, Any] = {
         **client_config(settings),
         "group_id": group_id or settings.consumer_group,
@@ -90,7 +99,77 @@ def make_consumer(settings: Settings, *, group_id: str | None = None, **override
         "check_crcs": True,
     }
     cfg.update(overrides)
-    return KafkaConsumer(**cfg)
+    consumer = KafkaConsumer(**cfg)
+    if columnar:
+        fetch_as_columns(consumer)
+    return consumer
+
+
+class _ColumnarPartitionRecords(Fetcher.PartitionRecords):  # type: ignore[misc]
+    """kafka-python's fetched data of one partition, unpacked into one :class:`RecordColumns` (per run of
+    v2 batches: normally one per fetch) instead of one ``ConsumerRecord`` per record. Book-keeping
+    (position, read counts, leader epoch, control batches, CRC checks) as the method it overrides,
+    ``PartitionRecords._unpack_records``."""
+
+    def _unpack_records(self, tp: TopicPartition, records: Any, key_deserializer: Any,
+                        value_deserializer: Any) -> Any:
+        try:
+            v2: list[tuple[bytes, int, int]] = []  # consecutive v2 batches, decoded together
+            next_offset = self.next_fetch_offset
+            batch = records.next_batch()
+            while batch is not None:
+                if self.check_crcs and not batch.validate_crc():
+                    raise CorruptRecordError(
+                        f"Record batch for partition {tp} at offset {batch.base_offset} failed crc check")
+                if batch.magic == 2:
+                    self.leader_epoch = batch.leader_epoch
+                    if not batch.is_control_batch:  # control batches hold transaction markers, not records
+                        batch._maybe_uncompress()  # kafka-python's codecs, where the producer compressed
+                        v2.append((bytes(memoryview(batch._buffer)[batch._pos:]), batch.base_offset,
+                                   batch.records_count))
+                    # v2 keeps a batch's last offset even when compaction removed its last record.
+                    next_offset = batch.next_offset
+                else:  # message format v0/v1 (brokers before 0.11): kafka-python's own records
+                    if v2:
+                        yield from self._fetched(decode_batches(v2), next_offset)
+                        v2 = []
+                    legacy = RecordColumns.of_records(batch)
+                    next_offset = legacy.offset + 1 if len(legacy) else next_offset
+                    yield from self._fetched(legacy, next_offset)
+                batch = records.next_batch()
+            if v2:
+                yield from self._fetched(decode_batches(v2), next_offset)
+            self.next_fetch_offset = next_offset
+            self.drain()
+        except StopIteration:  # inside a generator it would end the iteration silently
+            raise RuntimeError("StopIteration raised unpacking a record batch") from None
+
+    def _fetched(self, columns: RecordColumns, next_offset: int) -> Any:
+        self.records_read += len(columns)
+        self.bytes_read += len(columns.data)
+        self.next_fetch_offset = next_offset
+        # A fetch from the middle of a batch returns the whole batch: only what lies at or after the fetched
+        # offset is ours.
+        columns = columns.since(self.fetch_offset)
+        if len(columns):
+            yield columns
+
+
+def fetch_as_columns(consumer: KafkaConsumer) -> None:
+    """Have ``consumer`` hand over fetched records as columns (see :mod:`streams.record_batches`).
+
+    kafka-python builds a partition's records with its fetcher's ``PartitionRecords`` class; this gives the
+    fetcher the columnar one. That is kafka-python's internal structure (3.0), so it is checked here and
+    by the tests rather than assumed.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if not (isinstance(fetcher, Fetcher) and getattr(fetcher, "PartitionRecords", None) is Fetcher.PartitionRecords
+            and hasattr(Fetcher.PartitionRecords, "_unpack_records")):
+        raise RuntimeError("this kafka-python version fetches records differently from 3.0: the columnar "
+                           "consumer in streams/kafka_io.py needs updating")
+    if fetcher._isolation_level != IsolationLevel.READ_UNCOMMITTED:  # read_committed: aborted records to drop
+        raise ValueError("the columnar consumer reads with isolation_level='read_uncommitted' only")
+    fetcher.PartitionRecords = _ColumnarPartitionRecords
 
 
 class KafkaSink:

@@ -1,10 +1,10 @@
 """Batch workers: the per-record work of a consumer, away from the process that polls Kafka.
 
-kafka-python parses every record in Python, so polling alone keeps a core busy at the broker's pace.
-Validating, placing, planning and building the Lua payload cost as much again; in one process both halves
-share one interpreter lock and neither gets a core. The consumer process therefore only polls (and keeps
-group membership, seeks and commits), and hands each partition batch — offsets, keys and values, as read —
-to a worker process, which validates, places, reads states, plans, sends dead letters and applies the batch.
+Validating, placing, planning and building the Lua payload cost more CPU per record than polling Kafka;
+in one process both share one interpreter lock and neither gets a core. The consumer process therefore
+only polls (and keeps group membership, seeks and commits), and hands each partition batch — offsets, keys
+and values, as read, in columns — to a worker process, which validates, places, reads states, plans,
+sends dead letters and applies the batch.
 
 Every partition goes to one worker, and a worker handles its messages in order, so a partition's batches
 are applied in offset order. Delivery stays effectively-once through the offset compare-and-set of the
@@ -15,9 +15,10 @@ Workers are spawned (no fork of a process that runs client threads) and die with
 kills them when the consumer process dies, even by SIGKILL (``PR_SET_PDEATHSIG``, as ``kapok.embedded``
 does for services).
 
-Messages, consumer to worker (plain tuples: cheap to pickle):
+Messages, consumer to worker (plain tuples):
 
-* ``("batch", topic, partition, epoch, now, offsets, keys, values)``: one partition batch in offset order;
+* ``("batch", topic, partition, epoch, now, columns)``: one partition batch in offset order, as
+  :class:`~streams.record_batches.RecordColumns` (one bytes object and a few arrays: cheap to pickle);
 * ``("reset", topic, partition, epoch, expected_offset)``: the consumer sought; apply from this offset on,
   and only batches of this epoch;
 * ``("revoke", topic, partition)``: the partition left this consumer; skip its batches;
@@ -54,6 +55,7 @@ from metrics.opstats import record_batch_latency
 from metrics.store import MetricsStore
 from streams.kafka_io import DeadLetters, make_producer
 from streams.pipeline import Ingestor
+from streams.record_batches import RecordColumns
 
 log = logging.getLogger(__name__)
 
@@ -142,23 +144,22 @@ class BatchWorker:
             return None
         raise ValueError(f"unknown worker message {kind!r}")
 
-    def batch(self, topic: str, partition: int, epoch: int, now: float, offsets: list[int],
-              keys: list[bytes | None], values: list[bytes | None]) -> Message:
+    def batch(self, topic: str, partition: int, epoch: int, now: float, columns: RecordColumns) -> Message:
         # A batch allocates tens of thousands of short-lived containers (events, states, summaries): with
         # the cyclic collector running, it would scan them many times over while the batch holds them.
         # Paused, it runs once the batch has let them go; any cycle a batch leaves is collected then.
         with _collector_paused():
-            return self._batch(topic, partition, epoch, now, offsets, keys, values)
+            return self._batch(topic, partition, epoch, now, columns)
 
-    def _batch(self, topic: str, partition: int, epoch: int, now: float, offsets: list[int],
-               keys: list[bytes | None], values: list[bytes | None]) -> Message:
+    def _batch(self, topic: str, partition: int, epoch: int, now: float, columns: RecordColumns) -> Message:
         tp = (topic, partition)
         if self.epoch.get(tp) != epoch or tp not in self.expected:
             return ("skipped", topic, partition, epoch)
         expected = self.expected[tp]
         phases: dict[str, float] = {}
         started = time.perf_counter()
-        prepared = self.ingestor.prepare_columns(self.topic_stream[topic], offsets, keys, values, now=now)
+        prepared = self.ingestor.prepare_columns(self.topic_stream[topic], columns.offsets.tolist(),
+                                                 columns.keys(), columns.values(), now=now)
         t_dead = time.perf_counter()
         phases["prepare"] = t_dead - started
         if prepared.rejected:

@@ -20,6 +20,7 @@ import pytest
 
 from kapok.settings import Settings
 from metrics.store import MetricsStore
+from streams.record_batches import RecordColumns
 from streams.workers import BatchWorker, StoreSpec, serve
 from tests.helpers import pipeline_settings
 
@@ -68,7 +69,7 @@ def incident(event_id: str, stage: str = "reported") -> bytes:
 
 def batch(topic: str, epoch: int, first: int, values: list[bytes]) -> tuple[Any, ...]:
     offsets = list(range(first, first + len(values)))
-    return ("batch", topic, 0, epoch, NOW, offsets, [b"k"] * len(values), values)
+    return ("batch", topic, 0, epoch, NOW, RecordColumns.of_values(offsets, [b"k"] * len(values), values))
 
 
 def accepted(store: MetricsStore) -> int:
