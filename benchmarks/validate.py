@@ -32,7 +32,7 @@ from streams.validate import validate_batch  # noqa: E402
 from tests.workload import DISTRICT_CODES  # noqa: E402
 
 N_RECORDS = 200_000
-BATCH = 5000  # the consumer's default batch_max_records
+BATCH = 10000  # the consumer's default batch_max_records
 RUNS = 5
 TEXTS = (
     "楼下餐馆油烟很大，晚上十点后仍有噪音，请处理。",

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         ge=1000,
         description="Kafka rebalance timeout (ms). 5000-10000 keeps group joins fast on Tansu.",
     )
-    batch_max_records: int = Field(5000, ge=1, description="Most records one consumer batch holds.")
+    batch_max_records: int = Field(10000, ge=1, description="Most records one consumer batch holds.")
     consumer_workers: int = Field(
         2,
         ge=0,
