@@ -1,9 +1,9 @@
-"""Kafka records as columns: one partition's offsets, keys and values, decoded a record batch at a time.
+"""Kafka records as columns: one partition's offsets, keys and values, decoded a fetch at a time.
 
 kafka-python decodes every record in Python and wraps it in a ``ConsumerRecord`` of thirteen fields:
 about 11 µs a record, a quarter of what the whole machine spends on one event. The consumer needs three
-of those fields, so :mod:`streams.kafka_io` has kafka-python hand over each fetched v2 record batch
-whole, and this module decodes it into a :class:`RecordColumns`: a Python step per record only to find
+of those fields, so :mod:`streams.kafka_io` has kafka-python hand over the fetched v2 record batches
+whole, and this module decodes them into a :class:`RecordColumns`: a Python step per record only to find
 where it starts (each record begins with its length), and the fields inside every record decoded at once
 with numpy. Keys and values stay as spans into the batch's bytes until someone asks for them, so a
 partition batch crosses to a worker process as one bytes object and five arrays.
@@ -73,12 +73,8 @@ class RecordColumns:
         used = np.concatenate([key_start[key_start >= 0], value_start[value_start >= 0]])
         lo = int(used.min()) if len(used) else 0
         hi = max(int(key_end.max(initial=0)), int(value_end.max(initial=0)), lo)
-
-        def moved(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.where(start >= 0, start - lo, -1), np.where(start >= 0, end - lo, -1)
-
-        return RecordColumns(self.data[lo:hi], self.offsets[rows], *moved(key_start, key_end),
-                             *moved(value_start, value_end))
+        return RecordColumns(self.data[lo:hi], self.offsets[rows], *_shifted(key_start, key_end, -lo),
+                             *_shifted(value_start, value_end, -lo))
 
     @classmethod
     def concat(cls, parts: Sequence[RecordColumns]) -> RecordColumns:
@@ -86,14 +82,11 @@ class RecordColumns:
         if len(parts) == 1:
             return parts[0]
         shifts = np.cumsum([0] + [len(p.data) for p in parts[:-1]]).tolist()
-
-        def shifted(name: str, null_when: str) -> np.ndarray:
-            return np.concatenate([np.where(getattr(p, null_when) >= 0, getattr(p, name) + shift, -1)
-                                   for p, shift in zip(parts, shifts, strict=True)])
-
+        keys = [_shifted(p.key_start, p.key_end, by) for p, by in zip(parts, shifts, strict=True)]
+        values = [_shifted(p.value_start, p.value_end, by) for p, by in zip(parts, shifts, strict=True)]
         return cls(b"".join(p.data for p in parts), np.concatenate([p.offsets for p in parts]),
-                   shifted("key_start", "key_start"), shifted("key_end", "key_start"),
-                   shifted("value_start", "value_start"), shifted("value_end", "value_start"))
+                   np.concatenate([start for start, _ in keys]), np.concatenate([end for _, end in keys]),
+                   np.concatenate([start for start, _ in values]), np.concatenate([end for _, end in values]))
 
     @classmethod
     def of_values(cls, offsets: Sequence[int], keys: Sequence[bytes | None],
@@ -113,9 +106,8 @@ class RecordColumns:
                     starts[name].append(at)
                     at += len(item)
                     ends[name].append(at)
-        as_array = _int_array
-        return cls(b"".join(chunks), as_array(offsets), as_array(starts["key"]), as_array(ends["key"]),
-                   as_array(starts["value"]), as_array(ends["value"]))
+        return cls(b"".join(chunks), _int_array(offsets), _int_array(starts["key"]), _int_array(ends["key"]),
+                   _int_array(starts["value"]), _int_array(ends["value"]))
 
     @classmethod
     def of_records(cls, records: Iterable[_KeyedRecord]) -> RecordColumns:
@@ -148,6 +140,12 @@ def _int_array(values: Sequence[int]) -> np.ndarray:
     return np.asarray(values, dtype=np.int64).reshape(-1)
 
 
+def _shifted(start: np.ndarray, end: np.ndarray, by: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spans moved ``by`` bytes; null spans (start -1) stay null."""
+    present = start >= 0
+    return np.where(present, start + by, -1), np.where(present, end + by, -1)
+
+
 def _varints(buffer: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The zigzag varints starting at ``positions``: their values and their lengths in bytes.
 
@@ -168,11 +166,6 @@ def _varints(buffer: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.
         raise CorruptRecordError("a varint in a record batch runs past 10 bytes")
     value = (raw >> np.uint64(1)).astype(np.int64) ^ -(raw & np.uint64(1)).astype(np.int64)
     return value, size
-
-
-def decode_records(records: bytes, base_offset: int, count: int) -> RecordColumns:
-    """Decode the ``count`` records of a v2 batch (its bytes after the 61-byte header, uncompressed)."""
-    return decode_batches([(records, base_offset, count)])
 
 
 def _record_bodies(records: bytes, count: int, shift: int, body_start: list[int], body_end: list[int]) -> None:

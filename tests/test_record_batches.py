@@ -16,7 +16,7 @@ from kafka.record import MemoryRecords, MemoryRecordsBuilder
 
 from kapok.settings import Settings
 from streams.kafka_io import _ColumnarPartitionRecords, make_consumer
-from streams.record_batches import RecordColumns, decode_records
+from streams.record_batches import RecordColumns, decode_batches
 from tests.helpers import pipeline_settings
 
 TP = TopicPartition("t", 0)
@@ -112,15 +112,15 @@ def test_a_malformed_record_is_an_error_not_a_silent_loss() -> None:
     data = build([[(b"k", b"value", [], 1), (b"k", b"value", [], 2)]], 0, 0)
     records = bytes(data[61:])
     with pytest.raises(CorruptRecordError, match="ends after 2 of 3"):
-        decode_records(records, 0, 3)
+        decode_batches([(records, 0, 3)])
     # The first record claims a value longer than the record itself.
     broken = bytearray(records)
     value_length_at = 1 + 1 + 1 + 1 + 1 + 1  # length, attributes, ts delta, offset delta, key len, key
     broken[value_length_at] = 2 * 50
     with pytest.raises(CorruptRecordError, match="offset 0"):
-        decode_records(bytes(broken), 0, 2)
+        decode_batches([(bytes(broken), 0, 2)])
     with pytest.raises(CorruptRecordError, match="past its end"):
-        decode_records(records[:-3], 0, 2)
+        decode_batches([(records[:-3], 0, 2)])
 
 
 @pytest.fixture
